@@ -1,0 +1,1 @@
+"""The template's demo domain: users, products and orders, modelled with schemakit."""

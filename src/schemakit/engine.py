@@ -1,0 +1,216 @@
+"""Engines and sessions built from :class:`~schemakit.settings.DatabaseSettings`.
+
+* :func:`make_engine` / :func:`make_async_engine`: pool, timeouts, application name and slow-query logging
+  from the settings; PgBouncer transaction-pooling mode; SQLite with foreign keys enforced.
+* :func:`make_session_factory` / :func:`make_async_session_factory`: factories of
+  :class:`schemakit.Session` / :class:`schemakit.AsyncSession`, which raise
+  :class:`~schemakit.errors.ConcurrentUpdateError` on optimistic-locking conflicts.
+* :func:`session_scope` / :func:`async_session_scope`: one transaction, committed on success and rolled back
+  on error.
+
+Sessions from these factories keep attribute values after commit (``expire_on_commit=False``), so objects
+can be returned from a scope and read without another query.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+from sqlalchemy import URL, Engine, create_engine, event
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
+
+from schemakit.session import AsyncSession, Session
+from schemakit.settings import DatabaseSettings
+
+__all__ = [
+    "SLOW_QUERY_LOGGER",
+    "async_session_scope",
+    "make_async_engine",
+    "make_async_session_factory",
+    "make_engine",
+    "make_session_factory",
+    "session_scope",
+]
+
+#: The logger that receives a WARNING for each statement slower than ``DB_SLOW_QUERY_MS``.
+SLOW_QUERY_LOGGER = logging.getLogger("schemakit.slow_query")
+
+_QUERY_START = "schemakit_query_start"
+
+
+def make_engine(settings: DatabaseSettings | None = None, **engine_options: Any) -> Engine:
+    """Create a sync engine from settings (read from the environment if not given).
+
+    Args:
+        settings: The database settings; ``DatabaseSettings()`` when omitted.
+        **engine_options: Passed to :func:`sqlalchemy.create_engine`, overriding schemakit's choices.
+
+    Returns:
+        The engine. Connections are opened lazily.
+    """
+    settings = settings or DatabaseSettings()
+    url = settings.sync_url
+    engine = create_engine(url, **{**_engine_options(settings, url, is_async=False), **engine_options})
+    _configure(engine, settings)
+    return engine
+
+
+def make_async_engine(settings: DatabaseSettings | None = None, **engine_options: Any) -> AsyncEngine:
+    """Create an async engine (asyncpg or aiosqlite) from settings.
+
+    Args:
+        settings: The database settings; ``DatabaseSettings()`` when omitted.
+        **engine_options: Passed to :func:`sqlalchemy.ext.asyncio.create_async_engine`.
+
+    Returns:
+        The async engine. Connections are opened lazily.
+    """
+    settings = settings or DatabaseSettings()
+    url = settings.async_url
+    engine = create_async_engine(url, **{**_engine_options(settings, url, is_async=True), **engine_options})
+    _configure(engine.sync_engine, settings)
+    return engine
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Return a factory of :class:`schemakit.Session` bound to ``engine``."""
+    return sessionmaker(engine, class_=Session, expire_on_commit=False)
+
+
+def make_async_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Return a factory of :class:`schemakit.AsyncSession` bound to ``engine``."""
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """Run a block in one transaction: commit if it succeeds, roll back if it raises.
+
+    Args:
+        factory: A session factory, such as :func:`make_session_factory` returns.
+
+    Yields:
+        The session; it is closed when the block exits.
+    """
+    with factory() as session, session.begin():
+        yield session
+
+
+@asynccontextmanager
+async def async_session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """The async form of :func:`session_scope`.
+
+    Args:
+        factory: An async session factory, such as :func:`make_async_session_factory` returns.
+
+    Yields:
+        The session; it is closed when the block exits.
+    """
+    async with factory() as session, session.begin():
+        yield session
+
+
+def _engine_options(settings: DatabaseSettings, url: URL, *, is_async: bool) -> dict[str, Any]:
+    options: dict[str, Any] = {"echo": settings.echo}
+    if settings.dialect == "sqlite":
+        return options
+    options["connect_args"] = _postgres_connect_args(settings, is_async=is_async)
+    if settings.pgbouncer:
+        # PgBouncer pools the server connections; a second pool here would pin them.
+        options["poolclass"] = NullPool
+        return options
+    options.update(
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_timeout=settings.pool_timeout,
+        pool_recycle=settings.pool_recycle,
+        pool_pre_ping=settings.pool_pre_ping,
+    )
+    return options
+
+
+def _postgres_connect_args(settings: DatabaseSettings, *, is_async: bool) -> dict[str, Any]:
+    server_settings = {"application_name": settings.application_name}
+    # PgBouncer rejects the "options" startup parameter, so in that mode timeouts are set per transaction.
+    if not settings.pgbouncer:
+        server_settings.update(_timeout_settings(settings))
+    if is_async:
+        args: dict[str, Any] = {"server_settings": server_settings}
+        if settings.pgbouncer:
+            # Prepared statements live on one server connection; PgBouncer hands out another next time.
+            args.update(
+                statement_cache_size=0,
+                prepared_statement_cache_size=0,
+                prepared_statement_name_func=_unique_statement_name,
+            )
+        return args
+    args = {"application_name": server_settings.pop("application_name")}
+    if server_settings:
+        args["options"] = " ".join(f"-c {name}={value}" for name, value in server_settings.items())
+    if settings.pgbouncer:
+        args["prepare_threshold"] = None
+    return args
+
+
+def _unique_statement_name() -> str:
+    # asyncpg numbers statements per client connection; two clients behind PgBouncer would collide.
+    return f"__schemakit_{uuid.uuid4().hex}__"
+
+
+def _timeout_settings(settings: DatabaseSettings) -> dict[str, str]:
+    timeouts = {"statement_timeout": settings.statement_timeout_ms, "lock_timeout": settings.lock_timeout_ms}
+    return {name: f"{value}ms" for name, value in timeouts.items() if value}
+
+
+def _configure(engine: Engine, settings: DatabaseSettings) -> None:
+    if settings.dialect == "sqlite":
+        _configure_sqlite(engine)
+    elif settings.pgbouncer and _timeout_settings(settings):
+        _set_timeouts_per_transaction(engine, _timeout_settings(settings))
+    if settings.slow_query_ms:
+        _log_slow_queries(engine, settings.slow_query_ms / 1000)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    # The driver's own transaction handling is kept: reads outside a write hold no lock, so two sessions that
+    # read one row and both write it get the same version conflict as on PostgreSQL, not "database is locked".
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+
+def _set_timeouts_per_transaction(engine: Engine, timeouts: dict[str, str]) -> None:
+    statements = [f"SET LOCAL {name} = '{value}'" for name, value in timeouts.items()]
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        for statement in statements:
+            connection.exec_driver_sql(statement)
+
+
+def _log_slow_queries(engine: Engine, threshold_seconds: float) -> None:
+    @event.listens_for(engine, "before_cursor_execute")
+    def _start(connection: Any, *_args: Any) -> None:
+        connection.info.setdefault(_QUERY_START, []).append(time.perf_counter())
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _finish(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        elapsed = time.perf_counter() - connection.info[_QUERY_START].pop()
+        if elapsed >= threshold_seconds:
+            # The statement only: parameters may hold personal data or secrets.
+            SLOW_QUERY_LOGGER.warning(
+                "slow query (%.1f ms, threshold %.0f ms): %s",
+                elapsed * 1000,
+                threshold_seconds * 1000,
+                " ".join(statement.split()),
+            )

@@ -1,0 +1,22 @@
+"""A UUID version 7 primary key."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from schemakit.ids import uuid7
+
+__all__ = ["UUIDv7PrimaryKeyMixin"]
+
+
+class UUIDv7PrimaryKeyMixin:
+    """Adds ``id``, a UUID version 7 primary key made by :func:`schemakit.ids.uuid7`, as the first column.
+
+    The id is assigned when the row is flushed, or earlier if you pass one. Time-ordered ids keep inserts at
+    the right edge of the primary-key index and let you page by ``id``.
+    """
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True, default=uuid7, sort_order=-100)

@@ -1,0 +1,116 @@
+"""Soft delete: rows are marked deleted and hidden from ORM queries instead of being removed.
+
+Importing this module registers one ``do_orm_execute`` listener on :class:`sqlalchemy.orm.Session` (so on
+every session class, sync and async) that adds ``deleted_at IS NULL`` for every soft-deletable class in an ORM
+``SELECT``: the statement's own entities, joins, and relationship loads of every strategy (lazy, ``selectin``,
+``joined``, ``subquery``, many-to-many). Deleted rows stay visible to raw SQL and Core statements on tables.
+
+To see deleted rows, set the execution option on the statement (or on the session's ``execute``)::
+
+    session.scalars(select(Product).execution_options(include_deleted=True))
+
+The option covers that statement and the eager loads it triggers; lazy loads made later go through the
+filter again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Index, event, literal_column
+from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
+
+from schemakit.audit import current_actor
+from schemakit.types import UTCDateTime, utc_now
+
+__all__ = ["INCLUDE_DELETED", "SoftDeleteMixin", "unique_among_live"]
+
+#: The execution option that shows soft-deleted rows.
+INCLUDE_DELETED = "include_deleted"
+
+
+class SoftDeleteMixin:
+    """Adds ``deleted_at``: NULL for live rows, the deletion time for soft-deleted ones.
+
+    Soft-deleted rows are hidden from ORM selects by default (see the module documentation). When the model
+    also uses :class:`~schemakit.mixins.AuditMixin`, :meth:`soft_delete` and :meth:`restore` record the
+    current actor in ``updated_by``.
+    """
+
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None, sort_order=102)
+
+    @hybrid_property
+    def is_deleted(self) -> bool:
+        """Whether the row is soft-deleted; usable in queries as ``Model.is_deleted``."""
+        return self.deleted_at is not None
+
+    @is_deleted.inplace.expression
+    @classmethod
+    def _is_deleted_expression(cls) -> ColumnElement[bool]:
+        return cls.deleted_at.is_not(None)
+
+    def soft_delete(self, at: datetime | None = None) -> None:
+        """Mark the row deleted; the change is written at the next flush.
+
+        Deleting an already deleted row keeps its original deletion time.
+
+        Args:
+            at: The deletion time; defaults to now. Must be timezone-aware.
+        """
+        if self.deleted_at is None:
+            self.deleted_at = at or utc_now()
+            self._record_actor()
+
+    def restore(self) -> None:
+        """Bring a soft-deleted row back; the change is written at the next flush."""
+        if self.deleted_at is not None:
+            self.deleted_at = None
+            self._record_actor()
+
+    def _record_actor(self) -> None:
+        # Set explicitly rather than left to the column's onupdate, so that the actor is recorded even if a
+        # later change in the same flush would otherwise overwrite it.
+        if hasattr(type(self), "updated_by"):
+            self.updated_by = current_actor()
+
+
+def unique_among_live(*columns: str, name: str | None = None) -> Index:
+    """Return a unique index over ``columns`` that only counts rows that are not soft-deleted.
+
+    Put it in the model's ``__table_args__``. It is a partial index (``WHERE deleted_at IS NULL``) on both
+    PostgreSQL and SQLite, so a value such as an email can be used again once its row is soft-deleted, while
+    two live rows can never share it.
+
+    Args:
+        *columns: The names of the columns that must be unique together.
+        name: The index name; by default the naming convention's ``idx_<table>_<columns>``.
+
+    Returns:
+        The index, to be attached to the table.
+
+    Raises:
+        ValueError: If no column is named.
+    """
+    if not columns:
+        raise ValueError("unique_among_live() needs at least one column name")
+    live = literal_column("deleted_at").is_(None)
+    return Index(name, *columns, unique=True, postgresql_where=live, sqlite_where=live)
+
+
+def _live_rows(cls: type[SoftDeleteMixin]) -> ColumnElement[bool]:
+    return cls.deleted_at.is_(None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _hide_soft_deleted(execute_state: ORMExecuteState) -> None:
+    options: Any = execute_state.execution_options
+    if (
+        execute_state.is_select
+        and not execute_state.is_column_load
+        and not options.get(INCLUDE_DELETED, False)
+    ):
+        execute_state.statement = execute_state.statement.options(
+            with_loader_criteria(SoftDeleteMixin, _live_rows, include_aliases=True)
+        )

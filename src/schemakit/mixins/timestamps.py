@@ -1,0 +1,43 @@
+"""Creation and last-update timestamps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.orm import Mapped, mapped_column
+
+from schemakit.types import UTCDateTime, utc_now
+
+__all__ = ["TimestampMixin"]
+
+# CURRENT_TIMESTAMP is UTC on SQLite and the transaction's start time on PostgreSQL: the same default text
+# on both dialects, for rows written by raw SQL. ORM writes carry the Python clock's microseconds instead.
+_SERVER_NOW = text("CURRENT_TIMESTAMP")
+
+
+def _same_as_created_at(context: DefaultExecutionContext) -> datetime:
+    created_at = context.get_current_parameters().get("created_at")
+    return created_at if isinstance(created_at, datetime) else utc_now()
+
+
+class TimestampMixin:
+    """Adds ``created_at`` and ``updated_at``, aware UTC timestamps, as the last columns.
+
+    Both are NOT NULL with a ``CURRENT_TIMESTAMP`` server default, so rows inserted by raw SQL get them too.
+    An ORM insert sets both to the same instant; every ORM update (and Core ``update()`` of the table) moves
+    ``updated_at`` to the current time. Keeping ``updated_at`` fresh on raw SQL ``UPDATE`` needs a trigger,
+    which schemakit's migration operations provide.
+    """
+
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utc_now, server_default=_SERVER_NOW, sort_order=100
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(),
+        default=_same_as_created_at,
+        onupdate=utc_now,
+        server_default=_SERVER_NOW,
+        sort_order=101,
+    )

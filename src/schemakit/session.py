@@ -1,0 +1,46 @@
+"""Session classes that report optimistic-locking conflicts as :class:`~schemakit.errors.ConcurrentUpdateError`.
+
+The factories in :mod:`schemakit.engine` use these classes. An application building its own
+``sessionmaker`` passes ``class_=schemakit.Session`` (or ``AsyncSession`` to ``async_sessionmaker``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession as _AsyncSession
+from sqlalchemy.orm import Session as _Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from schemakit.errors import ConcurrentUpdateError
+
+__all__ = ["AsyncSession", "Session"]
+
+_CONFLICT_HINT = (
+    "another transaction changed or deleted the row since this session loaded it; "
+    "reload it and apply the change again"
+)
+
+
+class Session(_Session):
+    """A SQLAlchemy :class:`~sqlalchemy.orm.Session` whose flush raises ``ConcurrentUpdateError`` on conflict."""
+
+    def flush(self, objects: Sequence[Any] | None = None) -> None:
+        """Flush pending changes; see :meth:`sqlalchemy.orm.Session.flush`.
+
+        Raises:
+            ConcurrentUpdateError: If a versioned row was changed by another transaction.
+        """
+        try:
+            super().flush(objects)
+        except ConcurrentUpdateError:
+            raise
+        except StaleDataError as exc:
+            raise ConcurrentUpdateError(f"{exc} ({_CONFLICT_HINT})") from exc
+
+
+class AsyncSession(_AsyncSession):
+    """A SQLAlchemy :class:`~sqlalchemy.ext.asyncio.AsyncSession` running on :class:`Session`."""
+
+    sync_session_class = Session

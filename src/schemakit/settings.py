@@ -1,0 +1,130 @@
+"""Database settings read from the environment (and a ``.env`` file), with pydantic-settings.
+
+Every variable is listed, with a comment, in the template's ``.env.example``. The database URL is kept as a
+secret: it never appears in ``repr()``, logs or validation errors; use :attr:`DatabaseSettings.sync_url` or
+:attr:`~DatabaseSettings.async_url` (SQLAlchemy :class:`~sqlalchemy.URL` objects, which hide the password
+when printed) to connect.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import URL
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+__all__ = ["AppEnv", "DatabaseSettings"]
+
+_SYNC_POSTGRES_DRIVER = "postgresql+psycopg"
+_ASYNC_POSTGRES_DRIVER = "postgresql+asyncpg"
+_SYNC_SQLITE_DRIVER = "sqlite+pysqlite"
+_ASYNC_SQLITE_DRIVER = "sqlite+aiosqlite"
+_ASYNC_DRIVERS = frozenset({"asyncpg", "aiosqlite", "psycopg_async"})
+_MAX_APPLICATION_NAME = 63
+
+
+class AppEnv(StrEnum):
+    """The environment an application runs in; seeding and other destructive tools refuse production."""
+
+    DEVELOPMENT = "development"
+    TEST = "test"
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+
+class DatabaseSettings(BaseSettings):
+    """How to reach the database and how to pool, time out and log connections.
+
+    Each field is read from the environment variable named in its alias (``DATABASE_URL``, ``DB_POOL_SIZE``,
+    ...), or from a ``.env`` file in the working directory; keyword arguments by field name also work. An
+    invalid value raises pydantic's ``ValidationError`` naming the variable, without echoing the value.
+    """
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        extra="ignore",
+        validate_by_name=True,
+        validate_by_alias=True,
+        hide_input_in_errors=True,
+        frozen=True,
+    )
+
+    database_url: SecretStr = Field(
+        default=SecretStr("sqlite:///./app.db"),
+        alias="DATABASE_URL",
+        description="SQLAlchemy URL of the database; a sync or an async driver, PostgreSQL or SQLite.",
+    )
+    app_env: AppEnv = Field(default=AppEnv.DEVELOPMENT, alias="APP_ENV")
+    pool_size: int = Field(default=5, ge=1, alias="DB_POOL_SIZE")
+    max_overflow: int = Field(default=10, ge=0, alias="DB_MAX_OVERFLOW")
+    pool_timeout: float = Field(default=30.0, gt=0, alias="DB_POOL_TIMEOUT")
+    pool_recycle: int = Field(default=1800, ge=-1, alias="DB_POOL_RECYCLE")
+    pool_pre_ping: bool = Field(default=True, alias="DB_POOL_PRE_PING")
+    statement_timeout_ms: int = Field(default=0, ge=0, alias="DB_STATEMENT_TIMEOUT_MS")
+    lock_timeout_ms: int = Field(default=0, ge=0, alias="DB_LOCK_TIMEOUT_MS")
+    application_name: str = Field(
+        default="schemakit", max_length=_MAX_APPLICATION_NAME, alias="DB_APPLICATION_NAME"
+    )
+    pgbouncer: bool = Field(default=False, alias="DB_PGBOUNCER")
+    slow_query_ms: int = Field(default=0, ge=0, alias="DB_SLOW_QUERY_MS")
+    echo: bool = Field(default=False, alias="DB_ECHO")
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_url(cls, value: SecretStr) -> SecretStr:
+        try:
+            url = make_url(value.get_secret_value())
+        except ArgumentError:
+            raise ValueError("not a SQLAlchemy database URL (expected e.g. postgresql://host/db)") from None
+        if url.get_backend_name() not in ("postgresql", "sqlite"):
+            raise ValueError(
+                f"unsupported database {url.get_backend_name()!r}; schemakit supports postgresql and sqlite"
+            )
+        return value
+
+    @property
+    def url(self) -> URL:
+        """The configured URL as given, driver included."""
+        return make_url(self.database_url.get_secret_value())
+
+    @property
+    def dialect(self) -> str:
+        """``"postgresql"`` or ``"sqlite"``."""
+        return self.url.get_backend_name()
+
+    @property
+    def sync_url(self) -> URL:
+        """The URL for a sync engine: psycopg 3 for PostgreSQL, pysqlite for SQLite.
+
+        A sync driver named in ``DATABASE_URL`` (``postgresql+psycopg2``, say) is kept.
+        """
+        url = self.url
+        if url.get_driver_name() not in _ASYNC_DRIVERS and "+" in url.drivername:
+            return url
+        if self.dialect == "postgresql":
+            return _rename_query_key(url.set(drivername=_SYNC_POSTGRES_DRIVER), "ssl", "sslmode")
+        return url.set(drivername=_SYNC_SQLITE_DRIVER)
+
+    @property
+    def async_url(self) -> URL:
+        """The URL for an async engine: asyncpg for PostgreSQL, aiosqlite for SQLite.
+
+        libpq's ``sslmode`` query parameter becomes asyncpg's ``ssl``.
+        """
+        if self.dialect == "postgresql":
+            return _rename_query_key(self.url.set(drivername=_ASYNC_POSTGRES_DRIVER), "sslmode", "ssl")
+        return self.url.set(drivername=_ASYNC_SQLITE_DRIVER)
+
+    def masked_url(self) -> str:
+        """The URL as text with the password replaced by ``***``, for messages and logs."""
+        return self.url.render_as_string(hide_password=True)
+
+
+def _rename_query_key(url: URL, old: str, new: str) -> URL:
+    if old not in url.query:
+        return url
+    query = dict(url.query)
+    query[new] = query.pop(old)
+    return url.set(query=query)

@@ -1,0 +1,22 @@
+"""Small builders shared by the tests."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from example_app.models import Order, OrderItem, Product, User
+
+
+def make_user(email: str = "ada@example.test") -> User:
+    return User(email=email, display_name=email.split("@")[0].title())
+
+
+def make_product(sku: str, price: str = "10.00") -> Product:
+    return Product(sku=sku, name=f"Product {sku}", price=Decimal(price))
+
+
+def make_order(user: User, *products: Product) -> Order:
+    order = Order(user=user)
+    order.items = [OrderItem(product=product, quantity=1, unit_price=product.price) for product in products]
+    order.total = sum((product.price for product in products), Decimal("0.00"))
+    return order

@@ -1,0 +1,62 @@
+import time
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, select, text
+
+from schemakit import make_session_factory, session_scope
+from tests.models import Everything
+
+
+def test_columns_are_ordered_id_first_and_timestamps_last() -> None:
+    assert [column.name for column in Everything.__table__.columns] == [
+        "id",
+        "label",
+        "version",
+        "created_by",
+        "updated_by",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+    ]
+
+
+def test_insert_sets_both_timestamps_to_the_same_aware_instant(engine: Engine) -> None:
+    before = datetime.now(UTC)
+    with session_scope(make_session_factory(engine)) as session:
+        row = Everything(label="a")
+        session.add(row)
+    with make_session_factory(engine)() as session:
+        loaded = session.get_one(Everything, row.id)
+        assert loaded.created_at.tzinfo == UTC
+        assert loaded.created_at == loaded.updated_at
+        assert before <= loaded.created_at <= datetime.now(UTC)
+
+
+def test_orm_update_refreshes_updated_at_only(engine: Engine) -> None:
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        row = Everything(label="a")
+        session.add(row)
+    created = row.created_at
+    time.sleep(0.01)
+    with session_scope(factory) as session:
+        loaded = session.get_one(Everything, row.id)
+        loaded.label = "b"
+    with factory() as session:
+        loaded = session.get_one(Everything, row.id)
+        assert loaded.created_at == created
+        assert loaded.updated_at > created + timedelta(milliseconds=5)
+
+
+def test_raw_sql_inserts_get_server_side_timestamps(engine: Engine) -> None:
+    before = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO everything (id, label, version) VALUES (:id, 'raw', 1)"),
+            {"id": "0190a0a0-0000-7000-8000-000000000001"},
+        )
+    with make_session_factory(engine)() as session:
+        row = session.scalars(select(Everything)).one()
+        assert row.created_at.tzinfo == UTC
+        assert before <= row.created_at <= datetime.now(UTC)
+        assert row.updated_at == row.created_at

@@ -1,0 +1,118 @@
+import asyncio
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm.exc import StaleDataError
+
+from example_app.models import Product
+from schemakit import (
+    ConcurrentUpdateError,
+    VersionMismatchError,
+    async_session_scope,
+    make_async_session_factory,
+    make_session_factory,
+    session_scope,
+)
+from tests.helpers import make_product
+
+
+def saved_product(engine: Engine) -> Product:
+    with session_scope(make_session_factory(engine)) as session:
+        product = make_product("SKU-1", "10.00")
+        session.add(product)
+    return product
+
+
+def test_version_starts_at_one_and_counts_updates(engine: Engine) -> None:
+    product = saved_product(engine)
+    assert product.version == 1
+    factory = make_session_factory(engine)
+    for price in ("11.00", "12.00"):
+        with session_scope(factory) as session:
+            session.get_one(Product, product.id).price = Decimal(price)
+    with factory() as session:
+        assert session.get_one(Product, product.id).version == 3
+
+
+def test_the_second_of_two_concurrent_writers_gets_a_conflict(engine: Engine) -> None:
+    product = saved_product(engine)
+    factory = make_session_factory(engine)
+    with factory() as first, factory() as second:
+        mine = first.get_one(Product, product.id)
+        theirs = second.get_one(Product, product.id)
+        mine.price = Decimal("20.00")
+        first.commit()
+        theirs.price = Decimal("30.00")
+        with pytest.raises(ConcurrentUpdateError, match="expected to update 1 row") as caught:
+            second.commit()
+        assert isinstance(caught.value, StaleDataError)
+        second.rollback()
+    with factory() as session:
+        survivor = session.get_one(Product, product.id)
+        assert (survivor.price, survivor.version) == (Decimal("20.00"), 2)
+
+
+def test_a_delete_of_a_changed_row_is_a_conflict_too(engine: Engine) -> None:
+    product = saved_product(engine)
+    factory = make_session_factory(engine)
+    with factory() as first, factory() as second:
+        first.get_one(Product, product.id).name = "renamed"
+        stale = second.get_one(Product, product.id)
+        first.commit()
+        second.delete(stale)
+        with pytest.raises(ConcurrentUpdateError):
+            second.commit()
+    with factory() as session:
+        assert session.get_one(Product, product.id).name == "renamed"
+
+
+def test_expect_version_refuses_a_stale_client_before_writing(engine: Engine) -> None:
+    product = saved_product(engine)
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        session.get_one(Product, product.id).name = "v2"
+    with pytest.raises(VersionMismatchError) as caught, session_scope(factory) as session:
+        loaded = session.get_one(Product, product.id)
+        loaded.expect_version(1)
+        loaded.name = "never written"
+    assert (caught.value.expected, caught.value.actual) == (1, 2)
+    assert str(caught.value) == "Product is at version 2, but the client expected version 1"
+    with factory() as session:
+        assert session.get_one(Product, product.id).name == "v2"
+
+
+def test_expect_version_passes_for_the_current_version(engine: Engine) -> None:
+    product = saved_product(engine)
+    with session_scope(make_session_factory(engine)) as session:
+        loaded = session.get_one(Product, product.id)
+        loaded.expect_version(1)
+        loaded.name = "v2"
+    assert loaded.version == 2
+
+
+async def test_concurrent_async_writers(async_engine: AsyncEngine) -> None:
+    factory = make_async_session_factory(async_engine)
+    async with async_session_scope(factory) as session:
+        product = make_product("ASYNC", "1.00")
+        session.add(product)
+    both_loaded = asyncio.Barrier(2)
+
+    async def write(price: str) -> str:
+        async with factory() as session:
+            loaded = await session.get_one(Product, product.id)
+            await both_loaded.wait()
+            loaded.price = Decimal(price)
+            try:
+                await session.commit()
+            except ConcurrentUpdateError:
+                return "conflict"
+            return "written"
+
+    outcomes = await asyncio.gather(write("2.00"), write("3.00"))
+    assert sorted(outcomes) == ["conflict", "written"]
+    async with factory() as session:
+        stored = await session.get_one(Product, product.id)
+        winner = "2.00" if outcomes[0] == "written" else "3.00"
+        assert (stored.price, stored.version) == (Decimal(winner), 2)
