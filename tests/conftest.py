@@ -98,7 +98,9 @@ def dialect(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def database_url(request: pytest.FixtureRequest, dialect: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(
+    request: pytest.FixtureRequest, dialect: str, tmp_path_factory: pytest.TempPathFactory
+) -> str:
     if dialect == "sqlite":
         return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.db'}"
     url = request.config.stash[_postgres].url
@@ -107,7 +109,9 @@ def database_url(request: pytest.FixtureRequest, dialect: str, tmp_path_factory:
 
 
 @pytest.fixture
-def settings(request: pytest.FixtureRequest, dialect: str, tmp_path_factory: pytest.TempPathFactory) -> DatabaseSettings:
+def settings(
+    request: pytest.FixtureRequest, dialect: str, tmp_path_factory: pytest.TempPathFactory
+) -> DatabaseSettings:
     return DatabaseSettings(database_url=database_url(request, dialect, tmp_path_factory), _env_file=None)
 
 
@@ -143,3 +147,12 @@ async def async_engine(settings: DatabaseSettings) -> AsyncIterator[AsyncEngine]
     await engine.dispose()
     _empty_tables(sync_engine)
     sync_engine.dispose()
+
+
+@pytest.fixture
+def postgres_url(request: pytest.FixtureRequest) -> str:
+    """The PostgreSQL test database's URL; for tests marked ``postgres`` that only make sense there."""
+    url = request.config.stash[_postgres].url
+    if url is None:
+        pytest.skip(request.config.stash[_postgres].description)
+    return url.render_as_string(hide_password=False)

@@ -8,7 +8,7 @@ from example_app.models import Order, OrderItem, Product, User
 
 
 def make_user(email: str = "ada@example.test") -> User:
-    return User(email=email, display_name=email.split("@")[0].title())
+    return User(email=email, display_name=email.split("@", maxsplit=1)[0].title())
 
 
 def make_product(sku: str, price: str = "10.00") -> Product:

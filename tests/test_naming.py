@@ -81,7 +81,9 @@ def test_reflected_schema_carries_the_conventional_names(engine: Engine) -> None
     assert {ck["name"] for ck in inspector.get_check_constraints("orders")} == {"chk_orders_status"}
     fk_names = {fk["name"] for fk in inspector.get_foreign_keys("shelves")}
     assert fk_names == {fk.name for fk in Shelf.__table__.foreign_key_constraints}
-    assert inspector.get_pk_constraint(Warehouse.__tablename__)["name"] == Warehouse.__table__.primary_key.name
+    assert (
+        inspector.get_pk_constraint(Warehouse.__tablename__)["name"] == Warehouse.__table__.primary_key.name
+    )
 
 
 def test_a_string_column_is_left_alone() -> None:

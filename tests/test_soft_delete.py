@@ -106,7 +106,9 @@ def test_many_to_one_and_secondary_loads_in_the_demo_domain(engine: Engine) -> N
 def test_restore_brings_a_row_back(engine: Engine, blog: Author) -> None:
     factory = make_session_factory(engine)
     with session_scope(factory) as session:
-        post = session.scalars(select(Post).where(Post.title == "b").execution_options(include_deleted=True)).one()
+        post = session.scalars(
+            select(Post).where(Post.title == "b").execution_options(include_deleted=True)
+        ).one()
         post.restore()
     with factory() as session:
         assert session.scalars(select(Post.title).order_by(Post.title)).all() == ["a", "b", "c"]
@@ -142,7 +144,10 @@ def test_a_deleted_email_can_be_registered_again(engine: Engine) -> None:
         first.soft_delete()
     with session_scope(factory) as session:
         session.add(make_user("ada@example.test"))
-    with pytest.raises(IntegrityError, match="idx_users_email|users.email"), session_scope(factory) as session:
+    with (
+        pytest.raises(IntegrityError, match=r"idx_users_email|users\.email"),
+        session_scope(factory) as session,
+    ):
         session.add(make_user("ada@example.test"))
     with factory() as session:
         rows = session.scalars(select(User).execution_options(include_deleted=True)).all()

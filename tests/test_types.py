@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Engine, MetaData, String, Table, inspect, insert, select, text
+from sqlalchemy import Column, Engine, MetaData, String, Table, insert, inspect, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError, StatementError
 
@@ -94,6 +94,8 @@ def test_string_enum_refuses_a_length_too_short() -> None:
 
 
 def test_values_that_are_not_members_are_refused(engine: Engine, samples: Table) -> None:
-    with pytest.raises(StatementError, match="'green' is not among the defined enum values"):
-        with engine.begin() as connection:
-            connection.execute(insert(samples).values(name="a", colour="green"))
+    with (
+        pytest.raises(StatementError, match="'green' is not among the defined enum values"),
+        engine.begin() as connection,
+    ):
+        connection.execute(insert(samples).values(name="a", colour="green"))

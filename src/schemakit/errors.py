@@ -46,4 +46,3 @@ class VersionMismatchError(ConcurrentUpdateError):
         self.expected = expected
         self.actual = actual
         super().__init__(f"{entity} is at version {actual}, but the client expected version {expected}")
-

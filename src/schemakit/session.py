@@ -1,4 +1,4 @@
-"""Session classes that report optimistic-locking conflicts as :class:`~schemakit.errors.ConcurrentUpdateError`.
+"""Session classes that report optimistic-locking conflicts as ``ConcurrentUpdateError``.
 
 The factories in :mod:`schemakit.engine` use these classes. An application building its own
 ``sessionmaker`` passes ``class_=schemakit.Session`` (or ``AsyncSession`` to ``async_sessionmaker``).
@@ -24,7 +24,7 @@ _CONFLICT_HINT = (
 
 
 class Session(_Session):
-    """A SQLAlchemy :class:`~sqlalchemy.orm.Session` whose flush raises ``ConcurrentUpdateError`` on conflict."""
+    """A SQLAlchemy ``Session`` whose flush raises ``ConcurrentUpdateError`` on a version conflict."""
 
     def flush(self, objects: Sequence[Any] | None = None) -> None:
         """Flush pending changes; see :meth:`sqlalchemy.orm.Session.flush`.

@@ -9,6 +9,7 @@ when printed) to connect.
 from __future__ import annotations
 
 from enum import StrEnum
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import URL

@@ -18,7 +18,7 @@ _SERVER_NOW = text("CURRENT_TIMESTAMP")
 
 
 def _same_as_created_at(context: DefaultExecutionContext) -> datetime:
-    created_at = context.get_current_parameters().get("created_at")
+    created_at = context.get_current_parameters().get("created_at")  # type: ignore[no-untyped-call]
     return created_at if isinstance(created_at, datetime) else utc_now()
 
 

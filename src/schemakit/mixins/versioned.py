@@ -31,7 +31,7 @@ class VersionedMixin:
     version: Mapped[int] = mapped_column(nullable=False, sort_order=90)
 
     @declared_attr.directive
-    def __mapper_args__(cls) -> dict[str, Any]:
+    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805 - declared_attr receives the class
         return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
 
     def expect_version(self, expected: int) -> None:

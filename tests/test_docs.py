@@ -1,0 +1,60 @@
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_the_readme_quickstart_runs_and_prints_what_it_says(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    code = re.search(r"## Quickstart\n\n```python\n(.*?)```", readme, re.DOTALL)
+    assert code is not None
+    script = tmp_path / "quickstart.py"
+    script.write_text(code.group(1))
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "7 1 alice True",
+        "[]",
+        "['MUG-001']",
+        "Product is at version 2, but the client expected version 1",
+    ]
+    assert (tmp_path / "app.db").exists()
+
+
+def test_the_demo_runs_twice_on_a_fresh_database(tmp_path: Path) -> None:
+    outputs = []
+    for _ in range(2):
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "demo.py")],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append(result.stdout)
+    assert "has 1 order(s)" in outputs[0]
+    assert "has 2 order(s)" in outputs[1]
+    for output in outputs:
+        assert "catalogue shows ['MUG-001', 'TEE-002']; with include_deleted ['CAP-003'," in output
+        assert "Version conflict caught" in output
+
+
+def test_the_demo_refuses_production(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "demo.py")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"APP_ENV": "production", "PATH": "/usr/bin:/bin"},
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "Refusing to run the demo against production (sqlite:///./app.db)" in result.stderr
+    assert not (tmp_path / "app.db").exists()
