@@ -25,17 +25,22 @@ def test_the_readme_quickstart_runs_and_prints_what_it_says(tmp_path: Path) -> N
     assert (tmp_path / "app.db").exists()
 
 
+def run_demo(folder: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "demo.py")],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=120,
+    )
+
+
 def test_the_demo_runs_twice_on_a_fresh_database(tmp_path: Path) -> None:
     outputs = []
     for _ in range(2):
-        result = subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "demo.py")],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
+        result = run_demo(tmp_path)
         assert result.returncode == 0, result.stderr
         outputs.append(result.stdout)
     assert "has 1 order(s)" in outputs[0]
@@ -46,15 +51,7 @@ def test_the_demo_runs_twice_on_a_fresh_database(tmp_path: Path) -> None:
 
 
 def test_the_demo_refuses_production(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "demo.py")],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={"APP_ENV": "production", "PATH": "/usr/bin:/bin"},
-        timeout=60,
-    )
+    result = run_demo(tmp_path, env={"APP_ENV": "production", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 1
     assert "Refusing to run the demo against production (sqlite:///./app.db)" in result.stderr
     assert not (tmp_path / "app.db").exists()

@@ -60,3 +60,16 @@ def test_raw_sql_inserts_get_server_side_timestamps(engine: Engine) -> None:
         assert row.created_at.tzinfo == UTC
         assert before <= row.created_at <= datetime.now(UTC)
         assert row.updated_at == row.created_at
+
+
+def test_ids_sort_by_creation_in_the_database(engine: Engine) -> None:
+    factory = make_session_factory(engine)
+    labels = [f"row-{n:03}" for n in range(200)]
+    with session_scope(factory) as session:
+        for label in labels:
+            session.add(Everything(label=label))
+            session.flush()  # one insert at a time, in order
+    with factory() as session:
+        assert session.scalars(select(Everything.label).order_by(Everything.id)).all() == labels
+        ids = session.scalars(select(Everything.id).order_by(Everything.id)).all()
+        assert {value.version for value in ids} == {7}

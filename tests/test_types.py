@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import Column, Engine, MetaData, String, Table, insert, inspect, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.orm import mapped_column
 
 from schemakit import JSONDocument, NaiveDatetimeError, UTCDateTime, make_metadata, string_enum
 
@@ -99,3 +100,31 @@ def test_values_that_are_not_members_are_refused(engine: Engine, samples: Table)
         engine.begin() as connection,
     ):
         connection.execute(insert(samples).values(name="a", colour="green"))
+
+
+def test_annotations_map_to_the_portable_types() -> None:
+    from datetime import datetime as dt
+
+    from sqlalchemy.dialects import postgresql, sqlite
+    from sqlalchemy.orm import DeclarativeBase, Mapped
+
+    from schemakit import TYPE_ANNOTATION_MAP
+    from schemakit import make_metadata as new_metadata
+
+    class Local(DeclarativeBase):
+        metadata = new_metadata()
+        type_annotation_map = TYPE_ANNOTATION_MAP
+
+    class Thing(Local):
+        __tablename__ = "things"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        seen_at: Mapped[dt]
+        doc: Mapped[dict[str, Any]]
+        colour: Mapped[Colour]
+
+    columns = Thing.__table__.c
+    assert isinstance(columns.seen_at.type, UTCDateTime)
+    assert columns.doc.type.compile(dialect=postgresql.dialect()) == "JSONB"
+    assert columns.doc.type.compile(dialect=sqlite.dialect()) == "JSON"
+    assert columns.colour.type.compile(dialect=postgresql.dialect()) == "VARCHAR(32)"
+    assert {c.name for c in Thing.__table__.constraints} == {"pk_things", "chk_things_colour"}
