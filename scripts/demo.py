@@ -77,15 +77,10 @@ def main() -> int:
         order = Order(user=ada, items=items, meta={"channel": "demo"})
         session.add(order)
         order.total = sum((item.unit_price for item in order.items), Decimal("0.00"))
-    print(
-        f"Wrote order {order.id} for {ada.email}: total {order.total}, "
-        f"id made at {uuid7_time(order.id):%H:%M:%S.%f}"
-    )
+    print(f"Wrote order {order.id} for {ada.email}: total {order.total}, id made at {uuid7_time(order.id):%H:%M:%S.%f}")
 
     with factory() as session:
-        loaded = session.scalars(
-            select(Order).where(Order.id == order.id).options(selectinload(Order.items))
-        ).one()
+        loaded = session.scalars(select(Order).where(Order.id == order.id).options(selectinload(Order.items))).one()
         print(
             f"Read it back: status={loaded.status}, {len(loaded.items)} items, "
             f"created_by={loaded.created_by}, created_at={loaded.created_at.isoformat()}"
@@ -97,9 +92,7 @@ def main() -> int:
         session.scalars(select(Product).where(Product.sku == "CAP-003")).one().soft_delete()
     with factory() as session:
         live = session.scalars(select(Product.sku).order_by(Product.sku)).all()
-        every = session.scalars(
-            select(Product.sku).order_by(Product.sku).execution_options(include_deleted=True)
-        )
+        every = session.scalars(select(Product.sku).order_by(Product.sku).execution_options(include_deleted=True))
         print(f"Soft-deleted CAP-003: catalogue shows {list(live)}; with include_deleted {list(every)}")
 
     with factory() as first, factory() as second:

@@ -98,9 +98,7 @@ def dialect(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def database_url(
-    request: pytest.FixtureRequest, dialect: str, tmp_path_factory: pytest.TempPathFactory
-) -> str:
+def database_url(request: pytest.FixtureRequest, dialect: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     if dialect == "sqlite":
         return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.db'}"
     url = request.config.stash[_postgres].url

@@ -51,9 +51,7 @@ class Tag(UUIDv7PrimaryKeyMixin, SoftDeleteMixin, TestBase):
     name: Mapped[str] = mapped_column(String(50))
 
 
-class Everything(
-    UUIDv7PrimaryKeyMixin, TimestampMixin, SoftDeleteMixin, VersionedMixin, AuditMixin, TestBase
-):
+class Everything(UUIDv7PrimaryKeyMixin, TimestampMixin, SoftDeleteMixin, VersionedMixin, AuditMixin, TestBase):
     """A model with every mixin, declared in an order that is not the column order."""
 
     __tablename__ = "everything"

@@ -22,8 +22,7 @@ from tests.helpers import make_order, make_product, make_user
 
 SLOW_QUERY = {
     "postgresql": "SELECT pg_sleep(0.05)",
-    "sqlite": "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) "
-    "SELECT count(*) FROM n",
+    "sqlite": "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) SELECT count(*) FROM n",
 }
 
 
@@ -136,9 +135,7 @@ def test_postgres_pool_and_connection_settings(postgres_url: str) -> None:
         assert connection.scalar(text("SHOW statement_timeout")) == "1500ms"
         assert connection.scalar(text("SHOW lock_timeout")) == "700ms"
         assert (
-            connection.scalar(
-                text("SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()")
-            )
+            connection.scalar(text("SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()"))
             == "shop-api"
         )
     engine.dispose()

@@ -53,8 +53,7 @@ def test_long_convention_names_fit_postgres() -> None:
     assert all(len(str(name).encode()) <= MAX_IDENTIFIER_BYTES for name in names), names
     (fk,) = Shelf.__table__.foreign_key_constraints
     assert fk.name == shorten_identifier(
-        "fk_shelves_region_code_site_number_within_region_"
-        "warehouse_locations_with_a_deliberately_very_long_table_name"
+        "fk_shelves_region_code_site_number_within_region_warehouse_locations_with_a_deliberately_very_long_table_name"
     )
 
 
@@ -81,9 +80,7 @@ def test_reflected_schema_carries_the_conventional_names(engine: Engine) -> None
     assert {ck["name"] for ck in inspector.get_check_constraints("orders")} == {"chk_orders_status"}
     fk_names = {fk["name"] for fk in inspector.get_foreign_keys("shelves")}
     assert fk_names == {fk.name for fk in Shelf.__table__.foreign_key_constraints}
-    assert (
-        inspector.get_pk_constraint(Warehouse.__tablename__)["name"] == Warehouse.__table__.primary_key.name
-    )
+    assert inspector.get_pk_constraint(Warehouse.__tablename__)["name"] == Warehouse.__table__.primary_key.name
 
 
 def test_a_string_column_is_left_alone() -> None:

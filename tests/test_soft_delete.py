@@ -106,9 +106,7 @@ def test_many_to_one_and_secondary_loads_in_the_demo_domain(engine: Engine) -> N
 def test_restore_brings_a_row_back(engine: Engine, blog: Author) -> None:
     factory = make_session_factory(engine)
     with session_scope(factory) as session:
-        post = session.scalars(
-            select(Post).where(Post.title == "b").execution_options(include_deleted=True)
-        ).one()
+        post = session.scalars(select(Post).where(Post.title == "b").execution_options(include_deleted=True)).one()
         post.restore()
     with factory() as session:
         assert session.scalars(select(Post.title).order_by(Post.title)).all() == ["a", "b", "c"]

@@ -65,9 +65,7 @@ class Order(Entity, VersionedMixin, AuditMixin):
     __tablename__ = "orders"
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
-    status: Mapped[OrderStatus] = mapped_column(
-        string_enum(OrderStatus, name="status"), default=OrderStatus.PENDING
-    )
+    status: Mapped[OrderStatus] = mapped_column(string_enum(OrderStatus, name="status"), default=OrderStatus.PENDING)
     total: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
     # "metadata" is reserved on declarative classes, so the attribute has another name than its column.
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)

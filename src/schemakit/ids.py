@@ -77,13 +77,7 @@ class _CounterGenerator:
                     self._counter = self._random_bits(6) >> (48 - _COUNTER_BITS + 1)
             ms, counter = self._last_ms, self._counter
             tail = self._random_bits(4)
-        value = (
-            (ms << 80)
-            | ((counter >> 30) << 64)
-            | ((counter & 0x3FFF_FFFF) << 32)
-            | tail
-            | _VERSION_AND_VARIANT
-        )
+        value = (ms << 80) | ((counter >> 30) << 64) | ((counter & 0x3FFF_FFFF) << 32) | tail | _VERSION_AND_VARIANT
         return _plain_uuid(value)
 
 

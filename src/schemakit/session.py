@@ -18,8 +18,7 @@ from schemakit.errors import ConcurrentUpdateError
 __all__ = ["AsyncSession", "Session"]
 
 _CONFLICT_HINT = (
-    "another transaction changed or deleted the row since this session loaded it; "
-    "reload it and apply the change again"
+    "another transaction changed or deleted the row since this session loaded it; reload it and apply the change again"
 )
 
 

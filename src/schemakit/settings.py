@@ -65,9 +65,7 @@ class DatabaseSettings(BaseSettings):
     pool_pre_ping: bool = Field(default=True, alias="DB_POOL_PRE_PING")
     statement_timeout_ms: int = Field(default=0, ge=0, alias="DB_STATEMENT_TIMEOUT_MS")
     lock_timeout_ms: int = Field(default=0, ge=0, alias="DB_LOCK_TIMEOUT_MS")
-    application_name: str = Field(
-        default="schemakit", max_length=_MAX_APPLICATION_NAME, alias="DB_APPLICATION_NAME"
-    )
+    application_name: str = Field(default="schemakit", max_length=_MAX_APPLICATION_NAME, alias="DB_APPLICATION_NAME")
     pgbouncer: bool = Field(default=False, alias="DB_PGBOUNCER")
     slow_query_ms: int = Field(default=0, ge=0, alias="DB_SLOW_QUERY_MS")
     echo: bool = Field(default=False, alias="DB_ECHO")

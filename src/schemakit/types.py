@@ -55,8 +55,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise TypeError(f"expected a datetime, got {type(value).__name__}: {value!r}")
         if value.tzinfo is None or value.utcoffset() is None:
             raise NaiveDatetimeError(
-                f"naive datetime {value.isoformat()} has no timezone; "
-                "pass an aware datetime such as datetime.now(UTC)"
+                f"naive datetime {value.isoformat()} has no timezone; pass an aware datetime such as datetime.now(UTC)"
             )
         value = value.astimezone(UTC)
         # SQLite's DATETIME storage keeps no offset, so it gets the UTC wall-clock time.

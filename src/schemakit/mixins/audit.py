@@ -20,9 +20,7 @@ class AuditMixin:
     An insert sets both; each ORM update sets ``updated_by``, unless the update sets it explicitly.
     """
 
-    created_by: Mapped[str | None] = mapped_column(
-        String(_ACTOR_LENGTH), default=current_actor, sort_order=95
-    )
+    created_by: Mapped[str | None] = mapped_column(String(_ACTOR_LENGTH), default=current_actor, sort_order=95)
     updated_by: Mapped[str | None] = mapped_column(
         String(_ACTOR_LENGTH), default=current_actor, onupdate=current_actor, sort_order=96
     )

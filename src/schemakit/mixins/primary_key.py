@@ -8,6 +8,7 @@ from sqlalchemy import Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from schemakit.ids import uuid7
+from schemakit.sql import uuid7_server_default
 
 __all__ = ["UUIDv7PrimaryKeyMixin"]
 
@@ -16,7 +17,10 @@ class UUIDv7PrimaryKeyMixin:
     """Adds ``id``, a UUID version 7 primary key made by :func:`schemakit.ids.uuid7`, as the first column.
 
     The id is assigned when the row is flushed, or earlier if you pass one. Time-ordered ids keep inserts at
-    the right edge of the primary-key index and let you page by ``id``.
+    the right edge of the primary-key index and let you page by ``id``. The column also has a server-side
+    v7 default (:class:`~schemakit.sql.uuid7_server_default`), so rows inserted by raw SQL get one too.
     """
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True, default=uuid7, sort_order=-100)
+    id: Mapped[uuid.UUID] = mapped_column(
+        Uuid(), primary_key=True, default=uuid7, server_default=uuid7_server_default(), sort_order=-100
+    )

@@ -106,11 +106,7 @@ def _live_rows(cls: type[SoftDeleteMixin]) -> ColumnElement[bool]:
 @event.listens_for(Session, "do_orm_execute")
 def _hide_soft_deleted(execute_state: ORMExecuteState) -> None:
     options: Any = execute_state.execution_options
-    if (
-        execute_state.is_select
-        and not execute_state.is_column_load
-        and not options.get(INCLUDE_DELETED, False)
-    ):
+    if execute_state.is_select and not execute_state.is_column_load and not options.get(INCLUDE_DELETED, False):
         execute_state.statement = execute_state.statement.options(
             with_loader_criteria(SoftDeleteMixin, _live_rows, include_aliases=True)
         )

@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
+from schemakit.sql import UPDATED_AT_TRIGGER
 from schemakit.types import UTCDateTime, utc_now
 
 __all__ = ["TimestampMixin"]
@@ -27,8 +28,8 @@ class TimestampMixin:
 
     Both are NOT NULL with a ``CURRENT_TIMESTAMP`` server default, so rows inserted by raw SQL get them too.
     An ORM insert sets both to the same instant; every ORM update (and Core ``update()`` of the table) moves
-    ``updated_at`` to the current time. Keeping ``updated_at`` fresh on raw SQL ``UPDATE`` needs a trigger,
-    which schemakit's migration operations provide.
+    ``updated_at`` to the current time. For raw SQL ``UPDATE`` statements, migrations install a trigger on
+    the table (autogenerate emits ``op.create_updated_at_trigger(...)`` for every table with this mixin).
     """
 
     created_at: Mapped[datetime] = mapped_column(
@@ -40,4 +41,5 @@ class TimestampMixin:
         onupdate=utc_now,
         server_default=_SERVER_NOW,
         sort_order=101,
+        info={UPDATED_AT_TRIGGER: True},
     )

@@ -80,9 +80,7 @@ def find_server_binaries() -> Path | None:
     if on_path and shutil.which("initdb"):
         return Path(on_path).resolve().parent
     candidates = [Path(folder) for pattern in _BINARY_FOLDERS for folder in glob.glob(pattern)]
-    usable = [
-        folder for folder in candidates if (folder / "pg_ctl").exists() and (folder / "initdb").exists()
-    ]
+    usable = [folder for folder in candidates if (folder / "pg_ctl").exists() and (folder / "initdb").exists()]
     return max(usable, key=_version_key, default=None)
 
 
@@ -186,9 +184,7 @@ def provide_postgres() -> Iterator[PostgresServer]:
         if url.get_backend_name() != "postgresql":
             raise PostgresUnavailableError(f"{TEST_DATABASE_URL_VARIABLE} must be a postgresql:// URL")
         url = url.set(drivername="postgresql+psycopg")
-        yield PostgresServer(
-            url, f"{TEST_DATABASE_URL_VARIABLE} ({url.render_as_string(hide_password=True)})"
-        )
+        yield PostgresServer(url, f"{TEST_DATABASE_URL_VARIABLE} ({url.render_as_string(hide_password=True)})")
         return
     binaries = find_server_binaries()
     if binaries is None:

@@ -1,0 +1,208 @@
+"""Server-side SQL that keeps rows correct when they are written by raw SQL, not only through the ORM.
+
+* :class:`uuid7_server_default`: a column default that makes UUID version 7 ids in the database. On
+  PostgreSQL it calls ``schemakit_uuid7()``, a function that the migration operation
+  ``op.create_schemakit_functions()`` installs (pure SQL on PostgreSQL 15 to 17, the native ``uuidv7()`` from
+  18 on); on SQLite it is an expression.
+* :func:`updated_at_trigger_ddl` / :func:`drop_updated_at_trigger_ddl`: a trigger that moves ``updated_at`` to
+  the current time on every ``UPDATE`` that does not set it itself.
+
+Migrations use these through the operations in :mod:`schemakit.migrations.operations`. ``metadata.create_all()``
+installs them too (on PostgreSQL the functions before the tables, then a trigger on each created table whose
+``updated_at`` comes from :class:`~schemakit.mixins.TimestampMixin`), so a schema made without migrations
+behaves the same.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Connection, MetaData, Table, Uuid, event
+from sqlalchemy.exc import CompileError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+from schemakit.naming import shorten_identifier
+
+__all__ = [
+    "SET_UPDATED_AT_FUNCTION",
+    "UPDATED_AT_TRIGGER",
+    "UUID7_FUNCTION",
+    "drop_functions_ddl",
+    "drop_updated_at_trigger_ddl",
+    "functions_ddl",
+    "updated_at_trigger_ddl",
+    "updated_at_trigger_name",
+    "uuid7_server_default",
+    "wants_updated_at_trigger",
+]
+
+#: The PostgreSQL function that makes a UUID version 7.
+UUID7_FUNCTION = "schemakit_uuid7"
+#: The PostgreSQL trigger function that refreshes ``updated_at``.
+SET_UPDATED_AT_FUNCTION = "schemakit_set_updated_at"
+
+#: The ``Column.info`` key that asks for an ``updated_at`` trigger on the column's table.
+UPDATED_AT_TRIGGER = "schemakit.updated_at_trigger"
+
+_NATIVE_UUIDV7_VERSION = (18,)
+
+# Before PostgreSQL 18: a random (version 4) UUID with the first 48 bits replaced by the Unix time in
+# milliseconds and the version nibble turned from 4 into 7 (bits 52 and 53 of the bytea are bits 4 and 5 of
+# byte 6). Ids are ordered to the millisecond.
+_UUID7_BODY_BEFORE_18 = """
+    SELECT encode(
+        set_bit(set_bit(
+            overlay(uuid_send(gen_random_uuid())
+                    PLACING substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint)
+                                      FROM 3)
+                    FROM 1 FOR 6),
+            52, 1), 53, 1),
+        'hex')::uuid
+"""
+_UUID7_BODY_NATIVE = "SELECT uuidv7()"
+
+# 48 bits of milliseconds, the version, 12 random bits, the variant (10xx), 62 more random bits: the
+# 32-digit hex form that SQLAlchemy's Uuid type stores on SQLite.
+_SQLITE_UUID7 = (
+    "lower(printf('%012x', CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))"
+    " || '7' || substr(hex(randomblob(2)), 2, 3)"
+    " || substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2, 3)"
+    " || hex(randomblob(6)))"
+)
+_SQLITE_NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+
+
+class uuid7_server_default(FunctionElement[uuid.UUID]):  # noqa: N801 - reads as a SQL function
+    """A server-side default that makes a UUID version 7 (``server_default=uuid7_server_default()``)."""
+
+    type = Uuid()
+    inherit_cache = True
+    name = "uuid7_server_default"
+
+
+@compiles(uuid7_server_default, "postgresql")
+def _uuid7_postgresql(_element: uuid7_server_default, _compiler: SQLCompiler, **_kw: Any) -> str:
+    return f"{UUID7_FUNCTION}()"
+
+
+@compiles(uuid7_server_default, "sqlite")
+def _uuid7_sqlite(_element: uuid7_server_default, _compiler: SQLCompiler, **_kw: Any) -> str:
+    return _SQLITE_UUID7
+
+
+@compiles(uuid7_server_default)
+def _uuid7_other(_element: uuid7_server_default, compiler: SQLCompiler, **_kw: Any) -> str:
+    raise CompileError(f"no UUID version 7 server default for {compiler.dialect.name}; use PostgreSQL or SQLite")
+
+
+def functions_ddl(dialect: str, server_version: tuple[int, ...] | None = None) -> list[str]:
+    """The statements that install schemakit's SQL functions (PostgreSQL only; none on SQLite).
+
+    Args:
+        dialect: ``"postgresql"`` or ``"sqlite"``.
+        server_version: PostgreSQL's version, if known; from 18 on the native ``uuidv7()`` is used.
+
+    Returns:
+        ``CREATE OR REPLACE FUNCTION`` statements.
+    """
+    if dialect != "postgresql":
+        return []
+    native = server_version is not None and server_version >= _NATIVE_UUIDV7_VERSION
+    uuid7_body = _UUID7_BODY_NATIVE if native else _UUID7_BODY_BEFORE_18
+    return [
+        f"CREATE OR REPLACE FUNCTION {UUID7_FUNCTION}() RETURNS uuid "
+        f"LANGUAGE sql VOLATILE PARALLEL SAFE AS $$ {uuid7_body.strip()} $$",
+        f"CREATE OR REPLACE FUNCTION {SET_UPDATED_AT_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+        "BEGIN\n"
+        "    -- An UPDATE that sets updated_at itself (as the ORM does) keeps its value.\n"
+        "    IF NEW.updated_at IS NOT DISTINCT FROM OLD.updated_at THEN\n"
+        "        NEW.updated_at := clock_timestamp();\n"
+        "    END IF;\n"
+        "    RETURN NEW;\n"
+        "END\n"
+        "$$",
+    ]
+
+
+def drop_functions_ddl(dialect: str) -> list[str]:
+    """The statements that remove what :func:`functions_ddl` installed."""
+    if dialect != "postgresql":
+        return []
+    return [
+        f"DROP FUNCTION IF EXISTS {SET_UPDATED_AT_FUNCTION}()",
+        f"DROP FUNCTION IF EXISTS {UUID7_FUNCTION}()",
+    ]
+
+
+def updated_at_trigger_name(table: str) -> str:
+    """The name of the ``updated_at`` trigger of ``table``: ``trg_<table>_updated_at``, shortened if needed."""
+    return shorten_identifier(f"trg_{table}_updated_at")
+
+
+def _qualified(table: str, schema: str | None) -> str:
+    return f'"{schema}"."{table}"' if schema else f'"{table}"'
+
+
+def updated_at_trigger_ddl(dialect: str, table: str, schema: str | None = None) -> list[str]:
+    """The statements that create the ``updated_at`` trigger on ``table``.
+
+    Args:
+        dialect: ``"postgresql"`` or ``"sqlite"``.
+        table: The table's name; it must have an ``updated_at`` column.
+        schema: The table's schema, if not the default one.
+
+    Returns:
+        ``CREATE TRIGGER`` statements.
+
+    Raises:
+        CompileError: For a dialect other than PostgreSQL and SQLite.
+    """
+    name, target = updated_at_trigger_name(table), _qualified(table, schema)
+    if dialect == "postgresql":
+        return [
+            f'CREATE TRIGGER "{name}" BEFORE UPDATE ON {target} '
+            f"FOR EACH ROW EXECUTE FUNCTION {SET_UPDATED_AT_FUNCTION}()"
+        ]
+    if dialect == "sqlite":
+        # SQLite cannot change NEW in a trigger, so it updates the row again; recursive triggers are off by
+        # default, so the second UPDATE does not fire it once more.
+        return [
+            f'CREATE TRIGGER "{name}" AFTER UPDATE ON {target} FOR EACH ROW '
+            "WHEN NEW.updated_at IS OLD.updated_at BEGIN "
+            f"UPDATE {target} SET updated_at = {_SQLITE_NOW} WHERE rowid = NEW.rowid; END"
+        ]
+    raise CompileError(f"no updated_at trigger for {dialect}; use PostgreSQL or SQLite")
+
+
+def drop_updated_at_trigger_ddl(dialect: str, table: str, schema: str | None = None) -> list[str]:
+    """The statements that drop the ``updated_at`` trigger of ``table``."""
+    name = updated_at_trigger_name(table)
+    if dialect == "postgresql":
+        return [f'DROP TRIGGER IF EXISTS "{name}" ON {_qualified(table, schema)}']
+    if dialect == "sqlite":
+        prefix = f'"{schema}".' if schema else ""
+        return [f'DROP TRIGGER IF EXISTS {prefix}"{name}"']
+    raise CompileError(f"no updated_at trigger for {dialect}; use PostgreSQL or SQLite")
+
+
+def wants_updated_at_trigger(table: Table) -> bool:
+    """Whether ``table`` has an ``updated_at`` column that asks for the trigger (see ``TimestampMixin``)."""
+    column = table.columns.get("updated_at")
+    return column is not None and bool(column.info.get(UPDATED_AT_TRIGGER))
+
+
+@event.listens_for(MetaData, "before_create")
+def _install_functions(_metadata: MetaData, connection: Connection, **_kw: Any) -> None:
+    for statement in functions_ddl(connection.dialect.name, connection.dialect.server_version_info):
+        connection.exec_driver_sql(statement)
+
+
+@event.listens_for(MetaData, "after_create")
+def _create_triggers(_metadata: MetaData, connection: Connection, *, tables: list[Table], **_kw: Any) -> None:
+    for table in tables:
+        if wants_updated_at_trigger(table):
+            for statement in updated_at_trigger_ddl(connection.dialect.name, table.name, table.schema):
+                connection.exec_driver_sql(statement)
