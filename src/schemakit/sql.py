@@ -98,7 +98,7 @@ def _uuid7_other(_element: uuid7_server_default, compiler: SQLCompiler, **_kw: A
     raise CompileError(f"no UUID version 7 server default for {compiler.dialect.name}; use PostgreSQL or SQLite")
 
 
-def functions_ddl(dialect: str, server_version: tuple[int, ...] | None = None) -> list[str]:
+def functions_ddl(dialect: str, server_version: tuple[int | str, ...] | None = None) -> list[str]:
     """The statements that install schemakit's SQL functions (PostgreSQL only; none on SQLite).
 
     Args:
@@ -110,7 +110,9 @@ def functions_ddl(dialect: str, server_version: tuple[int, ...] | None = None) -
     """
     if dialect != "postgresql":
         return []
-    native = server_version is not None and server_version >= _NATIVE_UUIDV7_VERSION
+    native = (
+        server_version is not None and isinstance(server_version[0], int) and server_version >= _NATIVE_UUIDV7_VERSION
+    )
     uuid7_body = _UUID7_BODY_NATIVE if native else _UUID7_BODY_BEFORE_18
     return [
         f"CREATE OR REPLACE FUNCTION {UUID7_FUNCTION}() RETURNS uuid "
