@@ -20,13 +20,13 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests scripts
-	$(VENV)/bin/ruff format --check src tests scripts
+	$(VENV)/bin/ruff check src tests scripts alembic
+	$(VENV)/bin/ruff format --check src tests scripts alembic
 	$(VENV)/bin/mypy --strict src
 
 format: $(STAMP)
-	$(VENV)/bin/ruff check --fix src tests scripts
-	$(VENV)/bin/ruff format src tests scripts
+	$(VENV)/bin/ruff check --fix src tests scripts alembic
+	$(VENV)/bin/ruff format src tests scripts alembic
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache app.db

@@ -1,14 +1,15 @@
 """Show schemakit at work on the configured database (by default the local SQLite file ./app.db).
 
-Run with ``make demo``. It creates the schema if needed, writes a customer, products and an order as an
-audited actor, soft-deletes a product, and provokes an optimistic-locking conflict, printing each step. Safe
-to run again: rows are found by their natural keys before anything is created.
+Run with ``make demo``. It migrates the database to the latest revision (``alembic upgrade head``), writes a
+customer, products and an order as an audited actor, soft-deletes a product, and provokes an optimistic-locking
+conflict, printing each step. Safe to run again: rows are found by their natural keys before anything is created.
 """
 
 from __future__ import annotations
 
 import sys
 from decimal import Decimal
+from pathlib import Path
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -17,7 +18,6 @@ from sqlalchemy.orm import Session, selectinload
 from example_app.models import Order, OrderItem, Product, User
 from schemakit import (
     AppEnv,
-    Base,
     ConcurrentUpdateError,
     DatabaseSettings,
     acting_as,
@@ -26,6 +26,9 @@ from schemakit import (
     session_scope,
     uuid7_time,
 )
+from schemakit.migrations import make_config, upgrade
+
+ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
 
 CATALOGUE = {
     "MUG-001": ("Enamel mug", "12.50"),
@@ -65,9 +68,9 @@ def main() -> int:
         print(f"Refusing to run the demo against production ({settings.masked_url()}).", file=sys.stderr)
         return 1
     print(f"Database: {settings.masked_url()} (APP_ENV={settings.app_env})")
+    upgrade(make_config(ALEMBIC_INI, settings=settings))
+    print("Migrated to the latest revision (alembic upgrade head).")
     engine = make_engine(settings)
-    Base.metadata.create_all(engine)
-    print(f"Schema ready: {', '.join(sorted(Base.metadata.tables))}")
     factory = make_session_factory(engine)
 
     with acting_as("demo-script"), session_scope(factory) as session:

@@ -33,11 +33,13 @@ from schemakit.settings import DatabaseSettings
 __all__ = [
     "SLOW_QUERY_LOGGER",
     "async_session_scope",
+    "has_explicit_sqlite_transactions",
     "make_async_engine",
     "make_async_session_factory",
     "make_engine",
     "make_session_factory",
     "session_scope",
+    "use_explicit_sqlite_transactions",
 ]
 
 #: The logger that receives a WARNING for each statement slower than ``DB_SLOW_QUERY_MS``.
@@ -116,6 +118,38 @@ async def async_session_scope(factory: async_sessionmaker[AsyncSession]) -> Asyn
     """
     async with factory() as session, session.begin():
         yield session
+
+
+def use_explicit_sqlite_transactions(engine: Engine) -> None:
+    """Let SQLAlchemy, not the sqlite3 driver, begin SQLite transactions on ``engine``.
+
+    The driver begins a transaction only before data changes, so DDL runs outside transactions and
+    ``SAVEPOINT`` misbehaves. With this, every SQLAlchemy transaction is a real ``BEGIN`` ... ``COMMIT``:
+    DDL rolls back with it and nested transactions work. Migrations and test isolation need that. The cost is
+    that reads, too, hold SQLite's shared lock until the transaction ends, so application engines keep the
+    driver's behaviour.
+
+    Calling it again on the same engine changes nothing.
+
+    Args:
+        engine: A SQLite engine (for an async engine, pass its ``sync_engine``).
+    """
+    if not has_explicit_sqlite_transactions(engine):
+        event.listen(engine, "connect", _leave_transactions_to_sqlalchemy)
+        event.listen(engine, "begin", _begin_sqlite_transaction)
+
+
+def has_explicit_sqlite_transactions(engine: Engine) -> bool:
+    """Whether :func:`use_explicit_sqlite_transactions` was applied to ``engine``."""
+    return event.contains(engine, "begin", _begin_sqlite_transaction)
+
+
+def _leave_transactions_to_sqlalchemy(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    dbapi_connection.isolation_level = None
+
+
+def _begin_sqlite_transaction(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def _engine_options(settings: DatabaseSettings, url: URL, *, is_async: bool) -> dict[str, Any]:

@@ -69,6 +69,9 @@ class DatabaseSettings(BaseSettings):
     pgbouncer: bool = Field(default=False, alias="DB_PGBOUNCER")
     slow_query_ms: int = Field(default=0, ge=0, alias="DB_SLOW_QUERY_MS")
     echo: bool = Field(default=False, alias="DB_ECHO")
+    migration_lock_wait_s: float = Field(default=300.0, ge=0, alias="DB_MIGRATION_LOCK_WAIT_S")
+    migration_lock_timeout_ms: int = Field(default=5000, ge=0, alias="DB_MIGRATION_LOCK_TIMEOUT_MS")
+    migration_statement_timeout_ms: int = Field(default=0, ge=0, alias="DB_MIGRATION_STATEMENT_TIMEOUT_MS")
 
     @field_validator("database_url")
     @classmethod

@@ -1,0 +1,153 @@
+"""What ``alembic revision --autogenerate`` writes for schemakit models.
+
+* The ``updated_at`` trigger of every table that uses :class:`~schemakit.mixins.TimestampMixin` (created right
+  after its table, dropped right before it), and schemakit's SQL functions before the first table that
+  needs them.
+* Column types and defaults rendered without importing application code: :class:`~schemakit.types.UTCDateTime`
+  becomes ``sa.DateTime(timezone=True)``, and the id's server default ``uuid7_server_default()``, from
+  :mod:`schemakit.sql`, which compiles for each dialect so one migration runs on PostgreSQL and SQLite.
+* No empty revision file when nothing changed (:func:`skip_empty_revision`).
+* schemakit's checksum ledger is never proposed for removal (:func:`include_name`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from alembic import context
+from alembic.autogenerate import comparators, renderers
+from alembic.autogenerate.api import AutogenContext
+from alembic.operations import ops
+from alembic.runtime.migration import MigrationContext
+from alembic.util import DispatchPriority
+from sqlalchemy import Connection, DefaultClause, MetaData, Table, text
+
+from schemakit.migrations.checksums import CHECKSUM_TABLE
+from schemakit.migrations.operations import (
+    CreateSchemakitFunctionsOp,
+    CreateUpdatedAtTriggerOp,
+    DropSchemakitFunctionsOp,
+    DropUpdatedAtTriggerOp,
+)
+from schemakit.sql import UUID7_FUNCTION, updated_at_trigger_name, uuid7_server_default, wants_updated_at_trigger
+from schemakit.types import UTCDateTime
+
+__all__ = ["include_name", "render_item", "skip_empty_revision"]
+
+log = logging.getLogger(__name__)
+
+
+def include_name(name: str | None, type_: str, _parent_names: Any) -> bool:
+    """Alembic's ``include_name`` hook: leave schemakit's own bookkeeping table out of comparisons."""
+    return not (type_ == "table" and name == CHECKSUM_TABLE)
+
+
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+    """Alembic's ``render_item`` hook: render schemakit types and defaults with SQLAlchemy and schemakit.sql."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    if type_ == "server_default" and isinstance(obj, DefaultClause) and isinstance(obj.arg, uuid7_server_default):
+        autogen_context.imports.add("from schemakit.sql import uuid7_server_default")
+        return "uuid7_server_default()"
+    return False
+
+
+def skip_empty_revision(_context: MigrationContext, _revision: Any, directives: list[ops.MigrationScript]) -> None:
+    """Alembic's ``process_revision_directives`` hook: write no file when autogenerate found no change."""
+    command_options = context.config.cmd_opts
+    if command_options is not None and not getattr(command_options, "autogenerate", True):
+        return
+    if directives and directives[0].upgrade_ops is not None and directives[0].upgrade_ops.is_empty():
+        directives.clear()
+        print("No changes between the models and the database: no revision file was written.")
+
+
+def _existing_triggers(connection: Connection) -> set[str]:
+    query = {
+        "postgresql": "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal",
+        "sqlite": "SELECT name FROM sqlite_master WHERE type = 'trigger'",
+    }.get(connection.dialect.name)
+    return set(connection.scalars(text(query))) if query else set()
+
+
+def _functions_exist(connection: Connection) -> bool:
+    if connection.dialect.name != "postgresql":
+        return False
+    return bool(connection.scalar(text("SELECT to_regproc(:name) IS NOT NULL"), {"name": UUID7_FUNCTION}))
+
+
+def _metadata_tables(autogen_context: AutogenContext) -> list[Table]:
+    metadata = autogen_context.metadata
+    collections: Sequence[MetaData] = [metadata] if isinstance(metadata, MetaData) else list(metadata or [])
+    return [table for collection in collections for table in collection.sorted_tables]
+
+
+def _needs_functions(table: Table) -> bool:
+    return wants_updated_at_trigger(table) or any(
+        isinstance(column.server_default, DefaultClause) and isinstance(column.server_default.arg, uuid7_server_default)
+        for column in table.columns
+    )
+
+
+def _position(upgrade_ops: ops.UpgradeOps, kind: type[ops.MigrateOperation], table_name: str) -> int | None:
+    for index, operation in enumerate(upgrade_ops.ops):
+        if isinstance(operation, kind) and getattr(operation, "table_name", None) == table_name:
+            return index
+    return None
+
+
+@comparators.dispatch_for("schema", priority=DispatchPriority.LAST)
+def _compare_server_side_objects(
+    autogen_context: AutogenContext, upgrade_ops: ops.UpgradeOps, schemas: Iterable[str | None]
+) -> None:
+    connection = autogen_context.connection
+    if connection is None or None not in schemas:
+        return
+    tables = [table for table in _metadata_tables(autogen_context) if table.schema is None]
+    wanted = {table.name for table in tables if wants_updated_at_trigger(table)}
+    existing = _existing_triggers(connection)
+    for name in sorted(wanted):
+        if updated_at_trigger_name(name) not in existing:
+            created_at = _position(upgrade_ops, ops.CreateTableOp, name)
+            index = len(upgrade_ops.ops) if created_at is None else created_at + 1
+            upgrade_ops.ops.insert(index, CreateUpdatedAtTriggerOp(name))
+            log.info("Detected missing updated_at trigger on %r", name)
+    database_tables = set(autogen_context.inspector.get_table_names())
+    for name in sorted(database_tables - wanted):
+        if updated_at_trigger_name(name) in existing:
+            dropped_at = _position(upgrade_ops, ops.DropTableOp, name)
+            index = len(upgrade_ops.ops) if dropped_at is None else dropped_at
+            upgrade_ops.ops.insert(index, DropUpdatedAtTriggerOp(name))
+            log.info("Detected unwanted updated_at trigger on %r", name)
+    needed = any(_needs_functions(table) for table in tables)
+    present = _functions_exist(connection)
+    if needed and not present and connection.dialect.name == "postgresql":
+        upgrade_ops.ops.insert(0, CreateSchemakitFunctionsOp())
+    elif present and not needed:
+        upgrade_ops.ops.append(DropSchemakitFunctionsOp())
+
+
+@renderers.dispatch_for(CreateSchemakitFunctionsOp)
+def _render_create_functions(_autogen_context: AutogenContext, _op: CreateSchemakitFunctionsOp) -> str:
+    return "op.create_schemakit_functions()"
+
+
+@renderers.dispatch_for(DropSchemakitFunctionsOp)
+def _render_drop_functions(_autogen_context: AutogenContext, _op: DropSchemakitFunctionsOp) -> str:
+    return "op.drop_schemakit_functions()"
+
+
+def _table_arguments(table_name: str, schema: str | None) -> str:
+    return f"{table_name!r}" + (f", schema={schema!r}" if schema else "")
+
+
+@renderers.dispatch_for(CreateUpdatedAtTriggerOp)
+def _render_create_trigger(_autogen_context: AutogenContext, op: CreateUpdatedAtTriggerOp) -> str:
+    return f"op.create_updated_at_trigger({_table_arguments(op.table_name, op.schema)})"
+
+
+@renderers.dispatch_for(DropUpdatedAtTriggerOp)
+def _render_drop_trigger(_autogen_context: AutogenContext, op: DropUpdatedAtTriggerOp) -> str:
+    return f"op.drop_updated_at_trigger({_table_arguments(op.table_name, op.schema)})"

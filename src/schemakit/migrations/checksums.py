@@ -1,0 +1,153 @@
+"""Applied migrations are never edited: a checksum of each revision file, recorded when it is applied.
+
+The ledger is a table of its own (``schemakit_migration_checksums``: revision, file name, SHA-256 of the file
+with line endings normalised, time applied), created on demand next to Alembic's version table. Before an
+``upgrade``, ``downgrade`` or ``stamp``, every recorded revision's file is hashed again; if one changed, the
+command is refused with the file named, as Flyway's ``validate`` does. A database that was migrated before
+it had a ledger has its applied revisions recorded as they are now on the first run.
+
+An intended edit (a comment, a reformat) is accepted with ``alembic -x accept-edited=<revision>[,<revision>]
+upgrade head`` (or ``accept-edited=all``), which records the new checksum, like Flyway's ``repair``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from alembic.runtime.migration import MigrationContext, MigrationInfo
+from alembic.script import Script, ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Column, Connection, String, Table, delete, insert, inspect, select, update
+
+from schemakit.errors import SchemakitError
+from schemakit.naming import make_metadata
+from schemakit.types import UTCDateTime, utc_now
+
+__all__ = ["ACCEPT_ALL", "CHECKSUM_TABLE", "ChecksumLedger", "EditedMigrationError", "file_checksum"]
+
+log = logging.getLogger(__name__)
+
+#: The name of the ledger table.
+CHECKSUM_TABLE = "schemakit_migration_checksums"
+#: The ``accept-edited`` value that accepts every edited migration.
+ACCEPT_ALL = "all"
+
+
+class EditedMigrationError(SchemakitError):
+    """An applied migration's file was changed after it was applied; the message names each file."""
+
+
+def file_checksum(path: str | Path) -> str:
+    """Return the SHA-256 of a revision file, with CRLF line endings read as LF (so checkouts agree)."""
+    return hashlib.sha256(Path(path).read_bytes().replace(b"\r\n", b"\n")).hexdigest()
+
+
+def _ledger_table(schema: str | None) -> Table:
+    return Table(
+        CHECKSUM_TABLE,
+        make_metadata(schema),
+        Column("revision", String(64), primary_key=True),
+        Column("filename", String(255), nullable=False),
+        Column("checksum", String(64), nullable=False),
+        Column("applied_at", UTCDateTime(), nullable=False),
+    )
+
+
+@dataclass(frozen=True)
+class _Edited:
+    revision: str
+    filename: str
+    recorded: str
+    current: str | None
+
+
+class ChecksumLedger:
+    """Records and checks the checksums of applied revision files.
+
+    Args:
+        script: The project's Alembic script directory.
+        schema: The schema of Alembic's version table, if not the default one.
+        accepted: Revisions whose edits are accepted, or ``{"all"}``.
+    """
+
+    def __init__(self, script: ScriptDirectory, *, schema: str | None = None, accepted: Collection[str] = ()):
+        self.script = script
+        self.table = _ledger_table(schema)
+        self.accepted = frozenset(accepted)
+
+    def prepare(self, connection: Connection, applied_heads: Collection[str]) -> None:
+        """Create the ledger if needed, refuse edited files, and record applied revisions it lacks.
+
+        Args:
+            connection: The migration connection, inside a transaction.
+            applied_heads: The revisions Alembic's version table holds.
+
+        Raises:
+            EditedMigrationError: If an applied file changed and its edit was not accepted.
+        """
+        if not inspect(connection).has_table(self.table.name, schema=self.table.schema):
+            self.table.create(connection)
+        recorded = {row.revision: row for row in connection.execute(select(self.table))}
+        edited = []
+        for revision, row in recorded.items():
+            current = self._current_checksum(revision)
+            if current == row.checksum:
+                continue
+            if current is not None and (ACCEPT_ALL in self.accepted or revision in self.accepted):
+                log.warning("Accepting the edit of applied migration %s (%s)", row.filename, revision)
+                connection.execute(update(self.table).where(self.table.c.revision == revision).values(checksum=current))
+                continue
+            edited.append(_Edited(revision, row.filename, row.checksum, current))
+        if edited:
+            raise EditedMigrationError(_refusal(edited))
+        for script in self.script.iterate_revisions(tuple(applied_heads), "base"):
+            if script.revision not in recorded:
+                connection.execute(insert(self.table).values(_row(script.revision, script.path)))
+
+    def _current_checksum(self, revision: str) -> str | None:
+        try:
+            script = self.script.get_revision(revision)
+        except CommandError:
+            return None
+        return None if script is None else file_checksum(script.path)
+
+    def record(
+        self, ctx: MigrationContext, step: MigrationInfo, heads: Collection[Any], run_args: Mapping[str, Any]
+    ) -> None:
+        """Alembic's ``on_version_apply`` hook: record an applied revision, forget an unapplied one."""
+        del heads, run_args
+        connection, revision = ctx.connection, step.up_revision_id
+        if connection is None or revision is None:
+            return
+        connection.execute(delete(self.table).where(self.table.c.revision == revision))
+        if step.is_upgrade:
+            connection.execute(insert(self.table).values(_row(revision, self.script.get_revision(revision))))
+
+
+def _row(revision: str, script: Script | str | None) -> dict[str, str | datetime]:
+    path = script if isinstance(script, str) else script.path if script is not None else ""
+    return {
+        "revision": revision,
+        "filename": Path(path).name,
+        "checksum": file_checksum(path),
+        "applied_at": utc_now(),
+    }
+
+
+def _refusal(edited: list[_Edited]) -> str:
+    lines = [f"Refusing to migrate: {len(edited)} applied migration(s) changed since they were applied:"]
+    for item in edited:
+        now = "the file is gone" if item.current is None else f"now {item.current[:12]}"
+        lines.append(f"  {item.filename} (revision {item.revision}): recorded {item.recorded[:12]}, {now}")
+    revisions = ",".join(item.revision for item in edited)
+    lines += [
+        "Restore the file(s) and put the change in a new migration, or, if the edit is intended and harmless,",
+        f"accept it with: alembic -x accept-edited={revisions} upgrade head",
+    ]
+    return "\n".join(lines)

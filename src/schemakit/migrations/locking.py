@@ -1,0 +1,146 @@
+"""One migration at a time: a lock that a second ``alembic upgrade`` waits for.
+
+On PostgreSQL it is a session-level advisory lock, taken on a connection of its own by polling
+``pg_try_advisory_lock``. A waiter therefore never sits inside a transaction or holds a snapshot, so a
+migration that runs ``CREATE INDEX CONCURRENTLY`` (which waits for every open transaction) cannot deadlock
+against it. On SQLite it is an exclusive ``flock`` on the database file, which SQLite's own locks ignore.
+The lock is taken before Alembic reads the current revision, so a waiter that gets it sees what the first
+process applied and has nothing left to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, text
+
+from schemakit.errors import SchemakitError
+
+__all__ = ["MigrationLockTimeoutError", "advisory_lock_key", "migration_lock"]
+
+log = logging.getLogger(__name__)
+
+_POLL_SECONDS = 0.2
+
+
+class MigrationLockTimeoutError(SchemakitError):
+    """Another migration held the lock for longer than the configured wait."""
+
+
+def advisory_lock_key(version_table: str, schema: str | None = None) -> int:
+    """The 64-bit advisory lock key for migrations recorded in ``schema.version_table``."""
+    digest = hashlib.sha256(f"schemakit.migrations:{schema or ''}.{version_table}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@contextmanager
+def migration_lock(
+    connection: Connection, *, wait_seconds: float, version_table: str = "alembic_version", schema: str | None = None
+) -> Iterator[None]:
+    """Hold the migration lock of the connection's database for the duration of the block.
+
+    Args:
+        connection: The connection the migrations will run on; the lock is taken on another one.
+        wait_seconds: How long to wait for another migration to finish.
+        version_table: Alembic's version table, which names the lock.
+        schema: The version table's schema.
+
+    Yields:
+        Nothing; the lock is held until the block exits.
+
+    Raises:
+        MigrationLockTimeoutError: If the lock was not free within ``wait_seconds``.
+    """
+    if connection.dialect.name == "postgresql":
+        with _advisory_lock(connection, advisory_lock_key(version_table, schema), wait_seconds):
+            yield
+    elif connection.dialect.name == "sqlite" and (path := _sqlite_file(connection)):
+        with _file_lock(path, wait_seconds):
+            yield
+    else:
+        yield
+
+
+class _Patience:
+    """Waits between attempts to take a lock, warns once, and gives up at the deadline."""
+
+    def __init__(self, wait_seconds: float) -> None:
+        self.started = time.monotonic()
+        self.deadline = self.started + wait_seconds
+        self.warned = False
+
+    def wait(self, holder: str) -> None:
+        if time.monotonic() >= self.deadline:
+            raise MigrationLockTimeoutError(
+                f"gave up waiting {time.monotonic() - self.started:.0f} s for the migration lock: another "
+                f"migration is running ({holder}). Wait for it, or raise DB_MIGRATION_LOCK_WAIT_S."
+            )
+        if not self.warned:
+            log.warning("Another migration is running (%s); waiting for it to finish", holder)
+            self.warned = True
+        time.sleep(_POLL_SECONDS)
+
+
+@contextmanager
+def _advisory_lock(connection: Connection, key: int, wait_seconds: float) -> Iterator[None]:
+    patience = _Patience(wait_seconds)
+    holder = connection.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        while not holder.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}):
+            patience.wait(_postgres_holder(holder, key))
+        try:
+            yield
+        finally:
+            holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+    finally:
+        holder.close()
+
+
+def _postgres_holder(connection: Connection, key: int) -> str:
+    row = connection.execute(
+        text(
+            "SELECT a.pid, a.application_name FROM pg_locks l "
+            "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+            "AND l.classid = :high AND l.objid = :low AND l.objsubid = 1"
+        ),
+        {"high": (key >> 32) & 0xFFFFFFFF, "low": key & 0xFFFFFFFF},
+    ).first()
+    if row is None:
+        return "holder unknown"
+    return f"server pid {row.pid}, application {row.application_name or '?'}"
+
+
+def _sqlite_file(connection: Connection) -> str | None:
+    database = connection.engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
+@contextmanager
+def _file_lock(path: str, wait_seconds: float) -> Iterator[None]:
+    try:
+        import fcntl  # noqa: PLC0415 - POSIX only
+    except ImportError:  # pragma: no cover - Windows has no flock; SQLite serialises the writes itself
+        yield
+        return
+    patience = _Patience(wait_seconds)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                patience.wait(f"another process holds {path}")
+        try:
+            yield
+        finally:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+    finally:
+        os.close(descriptor)
