@@ -12,10 +12,12 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy import URL, Engine, MetaData, create_engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import NullPool
 
 import example_app.models  # noqa: F401 - registers the demo tables on Base.metadata
 from schemakit import Base, DatabaseSettings, make_async_engine, make_engine
@@ -31,6 +33,7 @@ SETTINGS_VARIABLES = [field.alias for field in DatabaseSettings.model_fields.val
 class PostgresForTests:
     url: URL | None
     description: str
+    server_url: URL | None = None
 
 
 _postgres = pytest.StashKey[PostgresForTests]()
@@ -64,7 +67,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for metadata in METADATAS:
         metadata.create_all(engine)
     engine.dispose()
-    config.stash[_postgres] = PostgresForTests(url, f"{server.source}, database {name}")
+    config.stash[_postgres] = PostgresForTests(url, f"{server.source}, database {name}", server.url)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -154,3 +157,21 @@ def postgres_url(request: pytest.FixtureRequest) -> str:
     if url is None:
         pytest.skip(request.config.stash[_postgres].description)
     return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def empty_database_url(request: pytest.FixtureRequest, dialect: str, tmp_path: Path) -> Iterator[str]:
+    """The URL of a new, empty database on the test's dialect, dropped afterwards."""
+    if dialect == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    server = request.config.stash[_postgres].server_url
+    assert server is not None
+    name = f"schemakit_empty_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield server.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()

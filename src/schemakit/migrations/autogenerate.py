@@ -16,7 +16,6 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from alembic import context
 from alembic.autogenerate import comparators, renderers
 from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
@@ -55,11 +54,15 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
 
 
 def skip_empty_revision(_context: MigrationContext, _revision: Any, directives: list[ops.MigrationScript]) -> None:
-    """Alembic's ``process_revision_directives`` hook: write no file when autogenerate found no change."""
-    command_options = context.config.cmd_opts
-    if command_options is not None and not getattr(command_options, "autogenerate", True):
+    """Alembic's ``process_revision_directives`` hook: write no file when autogenerate found no change.
+
+    ``alembic check`` runs the same hook with no message and needs the (empty) script to report on, so only
+    a revision with a message (``alembic revision --autogenerate -m "..."``) is skipped.
+    """
+    if not directives:
         return
-    if directives and directives[0].upgrade_ops is not None and directives[0].upgrade_ops.is_empty():
+    script = directives[0]
+    if script.message is not None and script.upgrade_ops is not None and script.upgrade_ops.is_empty():
         directives.clear()
         print("No changes between the models and the database: no revision file was written.")
 

@@ -106,6 +106,8 @@ def _run_offline(target_metadata: MetaData, settings: DatabaseSettings, version_
         url=settings.sync_url,
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
+        # A script fed to psql or sqlite3 runs its DDL in the transactions written around each migration.
+        transactional_ddl=True,
         **_options(target_metadata, settings.dialect, version_table),
     )
     if settings.dialect == "postgresql":
