@@ -57,13 +57,17 @@ class DropSchemakitFunctionsOp(MigrateOperation):
         return CreateSchemakitFunctionsOp()
 
 
-@Operations.register_operation("create_updated_at_trigger")
-class CreateUpdatedAtTriggerOp(MigrateOperation):
-    """Create the trigger that refreshes ``updated_at`` on every UPDATE of a table."""
+class _TriggerOperation(MigrateOperation):
+    """An operation on the ``updated_at`` trigger of one table."""
 
     def __init__(self, table_name: str, *, schema: str | None = None) -> None:
         self.table_name = table_name
         self.schema = schema
+
+
+@Operations.register_operation("create_updated_at_trigger")
+class CreateUpdatedAtTriggerOp(_TriggerOperation):
+    """Create the trigger that refreshes ``updated_at`` on every UPDATE of a table."""
 
     @classmethod
     def create_updated_at_trigger(cls, operations: Operations, table_name: str, *, schema: str | None = None) -> Any:
@@ -76,12 +80,8 @@ class CreateUpdatedAtTriggerOp(MigrateOperation):
 
 
 @Operations.register_operation("drop_updated_at_trigger")
-class DropUpdatedAtTriggerOp(MigrateOperation):
+class DropUpdatedAtTriggerOp(_TriggerOperation):
     """Drop the ``updated_at`` trigger of a table."""
-
-    def __init__(self, table_name: str, *, schema: str | None = None) -> None:
-        self.table_name = table_name
-        self.schema = schema
 
     @classmethod
     def drop_updated_at_trigger(cls, operations: Operations, table_name: str, *, schema: str | None = None) -> Any:
