@@ -24,6 +24,7 @@ from schemakit import (
     make_engine,
     make_session_factory,
     session_scope,
+    uuid7,
     uuid7_time,
 )
 from schemakit.migrations import make_config, upgrade
@@ -77,7 +78,7 @@ def main() -> int:
         ada = customer(session)
         products = [product(session, sku) for sku in CATALOGUE]
         items = [OrderItem(product=item, quantity=1, unit_price=item.price) for item in products[:2]]
-        order = Order(user=ada, items=items, meta={"channel": "demo"})
+        order = Order(user=ada, number=f"SO-{uuid7().hex[-10:].upper()}", items=items, meta={"channel": "demo"})
         session.add(order)
         order.total = sum((item.unit_price for item in order.items), Decimal("0.00"))
     print(f"Wrote order {order.id} for {ada.email}: total {order.total}, id made at {uuid7_time(order.id):%H:%M:%S.%f}")

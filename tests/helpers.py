@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from example_app.models import Order, OrderItem, Product, User
+from schemakit import uuid7
 
 
 def make_user(email: str = "ada@example.test") -> User:
@@ -15,8 +16,8 @@ def make_product(sku: str, price: str = "10.00") -> Product:
     return Product(sku=sku, name=f"Product {sku}", price=Decimal(price))
 
 
-def make_order(user: User, *products: Product) -> Order:
-    order = Order(user=user)
+def make_order(user: User, *products: Product, number: str | None = None) -> Order:
+    order = Order(user=user, number=number or f"SO-{uuid7().hex[-10:].upper()}")
     order.items = [OrderItem(product=product, quantity=1, unit_price=product.price) for product in products]
     order.total = sum((product.price for product in products), Decimal("0.00"))
     return order

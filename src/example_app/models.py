@@ -60,10 +60,12 @@ class Product(Entity, SoftDeleteMixin, VersionedMixin, AuditMixin):
 
 
 class Order(Entity, VersionedMixin, AuditMixin):
-    """A user's purchase of one or more products."""
+    """A user's purchase of one or more products, known to people by its number."""
 
     __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("number"),)
 
+    number: Mapped[str] = mapped_column(String(40))
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
     status: Mapped[OrderStatus] = mapped_column(string_enum(OrderStatus, name="status"), default=OrderStatus.PENDING)
     total: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))

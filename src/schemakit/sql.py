@@ -149,7 +149,7 @@ def _qualified(table: str, schema: str | None) -> str:
 
 
 def updated_at_trigger_ddl(dialect: str, table: str, schema: str | None = None) -> list[str]:
-    """The statements that create the ``updated_at`` trigger on ``table``.
+    """The statements that create the ``updated_at`` trigger on ``table``; running them twice is harmless.
 
     Args:
         dialect: ``"postgresql"`` or ``"sqlite"``.
@@ -165,14 +165,14 @@ def updated_at_trigger_ddl(dialect: str, table: str, schema: str | None = None) 
     name, target = updated_at_trigger_name(table), _qualified(table, schema)
     if dialect == "postgresql":
         return [
-            f'CREATE TRIGGER "{name}" BEFORE UPDATE ON {target} '
+            f'CREATE OR REPLACE TRIGGER "{name}" BEFORE UPDATE ON {target} '
             f"FOR EACH ROW EXECUTE FUNCTION {SET_UPDATED_AT_FUNCTION}()"
         ]
     if dialect == "sqlite":
         # SQLite cannot change NEW in a trigger, so it updates the row again; recursive triggers are off by
         # default, so the second UPDATE does not fire it once more.
         return [
-            f'CREATE TRIGGER "{name}" AFTER UPDATE ON {target} FOR EACH ROW '
+            f'CREATE TRIGGER IF NOT EXISTS "{name}" AFTER UPDATE ON {target} FOR EACH ROW '
             "WHEN NEW.updated_at IS OLD.updated_at BEGIN "
             f"UPDATE {target} SET updated_at = {_SQLITE_NOW} WHERE rowid = NEW.rowid; END"
         ]
