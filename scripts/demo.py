@@ -1,8 +1,9 @@
 """Show schemakit at work on the configured database (by default the local SQLite file ./app.db).
 
-Run with ``make demo``. It migrates the database to the latest revision (``alembic upgrade head``), writes a
-customer, products and an order as an audited actor, soft-deletes a product, and provokes an optimistic-locking
-conflict, printing each step. Safe to run again: rows are found by their natural keys before anything is created.
+Run with ``make demo``. It migrates the database to the latest revision (``alembic upgrade head``), loads the
+development fixtures (``scripts/seed_data.py``'s loader, behind the same guard), then writes an order as an
+audited actor, soft-deletes a product and provokes an optimistic-locking conflict, printing each step. Safe to
+run again: seeding matches rows by their natural keys, and each run adds one order.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from example_app.models import Order, OrderItem, Product, User
 from schemakit import (
-    AppEnv,
+    Base,
     ConcurrentUpdateError,
     DatabaseSettings,
     acting_as,
@@ -28,35 +29,15 @@ from schemakit import (
     uuid7_time,
 )
 from schemakit.migrations import make_config, upgrade
+from schemakit.seeding import SeedRefusedError, check_seed_target, load_fixtures, seed
 
-ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
-
-CATALOGUE = {
-    "MUG-001": ("Enamel mug", "12.50"),
-    "TEE-002": ("Cotton tee", "24.00"),
-    "CAP-003": ("Cap", "18.00"),
-}
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "src" / "example_app" / "fixtures"
 
 
 def product(session: Session, sku: str) -> Product:
-    found = session.scalars(select(Product).where(Product.sku == sku).execution_options(include_deleted=True))
-    existing = found.one_or_none()
-    if existing is not None:
-        existing.restore()
-        return existing
-    name, price = CATALOGUE[sku]
-    created = Product(sku=sku, name=name, price=Decimal(price), attributes={"demo": True})
-    session.add(created)
-    return created
-
-
-def customer(session: Session) -> User:
-    email = "ada@example.test"
-    existing = session.scalars(select(User).where(User.email == email)).one_or_none()
-    if existing is None:
-        existing = User(email=email, display_name="Ada Lovelace")
-        session.add(existing)
-    return existing
+    statement = select(Product).where(Product.sku == sku).execution_options(include_deleted=True)
+    return session.scalars(statement).one()
 
 
 def main() -> int:
@@ -65,23 +46,32 @@ def main() -> int:
     except ValidationError as exc:
         print(f"Invalid settings:\n{exc}", file=sys.stderr)
         return 2
-    if settings.app_env is AppEnv.PRODUCTION:
-        print(f"Refusing to run the demo against production ({settings.masked_url()}).", file=sys.stderr)
-        return 1
     print(f"Database: {settings.masked_url()} (APP_ENV={settings.app_env})")
-    upgrade(make_config(ALEMBIC_INI, settings=settings))
-    print("Migrated to the latest revision (alembic upgrade head).")
     engine = make_engine(settings)
+    try:
+        check_seed_target(settings, engine)
+    except SeedRefusedError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    upgrade(make_config(ROOT / "alembic.ini", settings=settings))
+    print("Migrated to the latest revision (alembic upgrade head).")
+    with engine.connect() as connection:
+        report = seed(connection, load_fixtures(FIXTURES), mappers=Base.registry)
+    print(f"Seeded the development fixtures:\n{report.format()}")
     factory = make_session_factory(engine)
 
     with acting_as("demo-script"), session_scope(factory) as session:
-        ada = customer(session)
-        products = [product(session, sku) for sku in CATALOGUE]
-        items = [OrderItem(product=item, quantity=1, unit_price=item.price) for item in products[:2]]
-        order = Order(user=ada, number=f"SO-{uuid7().hex[-10:].upper()}", items=items, meta={"channel": "demo"})
+        ada = session.scalars(select(User).where(User.email == "ada@example.test")).one()
+        items = [
+            OrderItem(product=item, quantity=1, unit_price=item.price)
+            for item in (product(session, "MUG-001"), product(session, "TEE-002"))
+        ]
+        number = f"SO-{uuid7().hex[-10:].upper()}"
+        order = Order(user=ada, number=number, items=items, meta={"channel": "demo"})
+        order.total = sum((item.unit_price for item in items), Decimal("0.00"))
         session.add(order)
-        order.total = sum((item.unit_price for item in order.items), Decimal("0.00"))
-    print(f"Wrote order {order.id} for {ada.email}: total {order.total}, id made at {uuid7_time(order.id):%H:%M:%S.%f}")
+    made_at = f"{uuid7_time(order.id):%H:%M:%S.%f}"
+    print(f"Wrote order {order.number} ({order.id}, id made at {made_at}) for {ada.email}: total {order.total}")
 
     with factory() as session:
         loaded = session.scalars(select(Order).where(Order.id == order.id).options(selectinload(Order.items))).one()
@@ -93,15 +83,14 @@ def main() -> int:
         print(f"{ada.display_name} has {orders} order(s) in this database.")
 
     with acting_as("demo-admin"), session_scope(factory) as session:
-        session.scalars(select(Product).where(Product.sku == "CAP-003")).one().soft_delete()
+        product(session, "CAP-003").soft_delete()
     with factory() as session:
         live = session.scalars(select(Product.sku).order_by(Product.sku)).all()
         every = session.scalars(select(Product.sku).order_by(Product.sku).execution_options(include_deleted=True))
-        print(f"Soft-deleted CAP-003: catalogue shows {list(live)}; with include_deleted {list(every)}")
+        print(f"Soft-deleted CAP-003: the catalogue shows {list(live)}; with include_deleted {list(every)}")
 
     with factory() as first, factory() as second:
-        mine = first.scalars(select(Product).where(Product.sku == "MUG-001")).one()
-        theirs = second.scalars(select(Product).where(Product.sku == "MUG-001")).one()
+        mine, theirs = product(first, "MUG-001"), product(second, "MUG-001")
         mine.price += Decimal("1.00")
         first.commit()
         theirs.price -= Decimal("1.00")

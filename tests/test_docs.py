@@ -1,3 +1,4 @@
+import os
 import re
 import subprocess
 import sys
@@ -40,18 +41,20 @@ def run_demo(folder: Path, env: dict[str, str] | None = None) -> subprocess.Comp
 def test_the_demo_runs_twice_on_a_fresh_database(tmp_path: Path) -> None:
     outputs = []
     for _ in range(2):
-        result = run_demo(tmp_path)
+        result = run_demo(tmp_path, env={**os.environ, "APP_ENV": "development"})
         assert result.returncode == 0, result.stderr
         outputs.append(result.stdout)
-    assert "has 1 order(s)" in outputs[0]
-    assert "has 2 order(s)" in outputs[1]
+    assert "total            18        0          0" in outputs[0]
+    assert "total             0        0         18" in outputs[1]
+    assert "has 3 order(s)" in outputs[0]  # two seeded, one written by the demo
+    assert "has 4 order(s)" in outputs[1]
     for output in outputs:
-        assert "catalogue shows ['MUG-001', 'TEE-002']; with include_deleted ['CAP-003'," in output
+        assert "the catalogue shows ['BAG-004', 'MUG-001', 'NTB-006', 'PEN-005', 'TEE-002']" in output
         assert "Version conflict caught" in output
 
 
 def test_the_demo_refuses_production(tmp_path: Path) -> None:
-    result = run_demo(tmp_path, env={"APP_ENV": "production", "PATH": "/usr/bin:/bin"})
+    result = run_demo(tmp_path, env={**os.environ, "APP_ENV": "production"})
     assert result.returncode == 1
-    assert "Refusing to run the demo against production (sqlite:///./app.db)" in result.stderr
+    assert "Refusing to seed sqlite:///./app.db:\n  - APP_ENV is production, not development or test" in result.stderr
     assert not (tmp_path / "app.db").exists()

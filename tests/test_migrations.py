@@ -30,6 +30,7 @@ from schemakit import (
     uuid7_time,
 )
 from schemakit.engine import use_explicit_sqlite_transactions
+from schemakit.environment_marker import ENVIRONMENT_TABLE
 from schemakit.migrations import (
     CHECKSUM_TABLE,
     EditedMigrationError,
@@ -43,7 +44,7 @@ from schemakit.migrations.locking import advisory_lock_key
 
 ROOT = Path(__file__).parent.parent
 DOMAIN_TABLES = {"users", "products", "orders", "order_items"}
-BOOKKEEPING = {"alembic_version", CHECKSUM_TABLE}
+BOOKKEEPING = {"alembic_version", CHECKSUM_TABLE, ENVIRONMENT_TABLE}
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ version 7. There is no fallback to another version.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -23,7 +24,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-__all__ = ["UUID7_GENERATOR", "uuid7", "uuid7_time"]
+__all__ = ["SEED_EPOCH", "UUID7_GENERATOR", "deterministic_uuid7", "uuid7", "uuid7_time"]
 
 _COUNTER_BITS = 42
 _COUNTER_MAX = (1 << _COUNTER_BITS) - 1
@@ -122,3 +123,28 @@ def uuid7_time(value: uuid.UUID) -> datetime:
     if value.version != 7:
         raise ValueError(f"{value} is a version {value.version} UUID; only version 7 carries a timestamp")
     return datetime.fromtimestamp((value.int >> 80) / 1000, tz=UTC)
+
+
+#: The time embedded in every :func:`deterministic_uuid7`: 2000-01-01T00:00:00Z, so such ids sort before
+#: every id made by :func:`uuid7` and are easy to tell apart.
+SEED_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_SEED_EPOCH_MS = int(SEED_EPOCH.timestamp() * 1000)
+_SEVENTY_FOUR_BITS = (1 << 74) - 1
+
+
+def deterministic_uuid7(*parts: str) -> uuid.UUID:
+    """Return a version 7 UUID that depends only on ``parts``: the same on every machine and every run.
+
+    The time field is :data:`SEED_EPOCH` and the 74 "random" bits are a SHA-256 of the parts, so fixture rows
+    keep a stable id (seed data can refer to it) while every id in the table stays a valid version 7.
+
+    Args:
+        *parts: Strings naming the row, such as a table name and its natural key.
+
+    Returns:
+        A plain :class:`uuid.UUID` with ``version == 7``.
+    """
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    bits = int.from_bytes(digest[:10]) & _SEVENTY_FOUR_BITS
+    value = (_SEED_EPOCH_MS << 80) | ((bits >> 62) << 64) | (bits & ((1 << 62) - 1)) | _VERSION_AND_VARIANT
+    return _plain_uuid(value)

@@ -23,6 +23,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.util import DispatchPriority
 from sqlalchemy import Connection, DefaultClause, MetaData, Table, text
 
+from schemakit.environment_marker import ENVIRONMENT_TABLE
 from schemakit.migrations.checksums import CHECKSUM_TABLE
 from schemakit.migrations.operations import (
     CreateSchemakitFunctionsOp,
@@ -33,14 +34,18 @@ from schemakit.migrations.operations import (
 from schemakit.sql import UUID7_FUNCTION, updated_at_trigger_name, uuid7_server_default, wants_updated_at_trigger
 from schemakit.types import UTCDateTime
 
-__all__ = ["include_name", "render_item", "skip_empty_revision"]
+__all__ = ["BOOKKEEPING_TABLES", "include_name", "render_item", "skip_empty_revision"]
 
 log = logging.getLogger(__name__)
 
 
+#: Tables schemakit keeps for itself; autogenerate and the schema gates leave them alone.
+BOOKKEEPING_TABLES = frozenset({CHECKSUM_TABLE, ENVIRONMENT_TABLE})
+
+
 def include_name(name: str | None, type_: str, _parent_names: Any) -> bool:
-    """Alembic's ``include_name`` hook: leave schemakit's own bookkeeping table out of comparisons."""
-    return not (type_ == "table" and name == CHECKSUM_TABLE)
+    """Alembic's ``include_name`` hook: leave schemakit's own bookkeeping tables out of comparisons."""
+    return not (type_ == "table" and name in BOOKKEEPING_TABLES)
 
 
 def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:

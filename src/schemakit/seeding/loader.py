@@ -1,0 +1,326 @@
+"""Load fixtures in one transaction, idempotently: :func:`seed`.
+
+For each model, parents first, the loader reads the rows that already exist (by natural key), then:
+
+* inserts the new ones with ``INSERT ... ON CONFLICT`` on the natural key (``DO NOTHING`` in ``create-only``
+  mode, ``DO UPDATE`` in ``converge`` mode), so a row that another process inserted meanwhile is not an error;
+* in ``converge`` mode, updates the rows whose values differ from the files, and only those (their
+  ``updated_at`` and ``version`` move, the others' stay); ``create-only`` never changes an existing row.
+
+Reading first makes the report exact (inserted, updated, unchanged per model) and makes ``dry_run`` simply a
+rollback at the end. Rows whose table has a UUID primary key get a :func:`~schemakit.ids.deterministic_uuid7`
+id from the table name and natural key, so every machine seeding the same files gets the same ids. Fields left
+out of a row keep their column defaults; a soft-deletable row is live unless its fixture says otherwise.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Insert, Row, Uuid, and_, bindparam, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import registry
+
+from schemakit.audit import acting_as
+from schemakit.ids import deterministic_uuid7
+from schemakit.seeding.fixtures import Fixture, FixtureError
+from schemakit.seeding.plan import ModelPlan, canonical, coerce, plan_fixtures
+
+__all__ = ["ModelReport", "Progress", "SeedMode", "SeedReport", "seed"]
+
+#: Called as ``progress(model, rows_done, rows_total)`` after each batch of rows.
+Progress = Callable[[str, int, int], None]
+
+_BATCH = 1000
+_T = TypeVar("_T")
+
+
+class SeedMode(StrEnum):
+    """Whether loading may change rows that already exist."""
+
+    CREATE_ONLY = "create-only"
+    CONVERGE = "converge"
+
+
+@dataclass
+class ModelReport:
+    """What loading did to one model's rows."""
+
+    model: str
+    source: str
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass
+class SeedReport:
+    """What loading did, model by model."""
+
+    mode: SeedMode
+    dry_run: bool
+    models: list[ModelReport] = field(default_factory=list)
+
+    @property
+    def inserted(self) -> int:
+        """Rows inserted, over all models."""
+        return sum(model.inserted for model in self.models)
+
+    @property
+    def updated(self) -> int:
+        """Rows updated, over all models."""
+        return sum(model.updated for model in self.models)
+
+    @property
+    def unchanged(self) -> int:
+        """Rows left as they were, over all models."""
+        return sum(model.unchanged for model in self.models)
+
+    def format(self) -> str:
+        """The report as a small text table."""
+        width = max([len("model"), *(len(model.model) for model in self.models)])
+        lines = [f"{'model':<{width}}  inserted  updated  unchanged"]
+        lines += [
+            f"{m.model:<{width}}  {m.inserted:>8}  {m.updated:>7}  {m.unchanged:>9}  ({Path(m.source).name})"
+            for m in self.models
+        ]
+        lines.append(f"{'total':<{width}}  {self.inserted:>8}  {self.updated:>7}  {self.unchanged:>9}")
+        if self.dry_run:
+            lines.append("Dry run: nothing was written.")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """A loaded model's rows by natural key as written in its fixture, for references to them."""
+
+    model: str
+    fields: tuple[str, ...]
+    rows: Mapping[tuple[str, ...], Mapping[str, Any]]
+
+
+@dataclass
+class _Prepared:
+    written_key: tuple[str, ...]
+    resolved_key: tuple[Any, ...]
+    values: dict[str, Any]
+
+
+def seed(
+    connection: Connection,
+    fixtures: Sequence[Fixture],
+    *,
+    mappers: registry,
+    mode: SeedMode = SeedMode.CREATE_ONLY,
+    dry_run: bool = False,
+    actor: str = "seed",
+    progress: Progress | None = None,
+) -> SeedReport:
+    """Load ``fixtures`` into the database in one transaction.
+
+    Every fixture is checked against the models before anything is written.
+
+    Args:
+        connection: Where to load; a nested transaction is used if one is already open.
+        fixtures: One fixture per model, in any order.
+        mappers: The registry that holds the models (``Base.registry``).
+        mode: ``create-only`` never changes existing rows; ``converge`` updates them to match the files.
+        dry_run: Do everything, report, then roll back.
+        actor: Recorded in audit columns of the rows written.
+        progress: Called after each batch of rows.
+
+    Returns:
+        What was (or, in a dry run, would have been) inserted, updated and left unchanged.
+
+    Raises:
+        FixtureError: For a fixture that does not fit the models or refers to a missing row; nothing is written.
+    """
+    plans = plan_fixtures(fixtures, mappers)
+    referenced = {reference.target for plan in plans for reference in plan.references.values()}
+    report = SeedReport(mode=mode, dry_run=dry_run)
+    keys: dict[str, _Keys] = {}
+    transaction = connection.begin_nested() if connection.in_transaction() else connection.begin()
+    with transaction, acting_as(actor):
+        for plan in plans:
+            prepared = _prepare(plan, keys)
+            report.models.append(_load(connection, plan, prepared, mode, progress))
+            if plan.name in referenced:
+                keys[plan.name] = _key_map(connection, plan, prepared)
+        if dry_run:
+            transaction.rollback()
+    return report
+
+
+def _prepare(plan: ModelPlan, keys: Mapping[str, _Keys]) -> list[_Prepared]:
+    prepared: list[_Prepared] = []
+    seen: dict[tuple[str, ...], int] = {}
+    primary_key = list(plan.table.primary_key.columns)
+    deterministic_id = len(primary_key) == 1 and isinstance(primary_key[0].type, Uuid)
+    for number, row in enumerate(plan.fixture.rows, start=1):
+        where = f"{plan.fixture.source} row {number}"
+        missing = [name for name in plan.key_fields if name not in row]
+        if missing:
+            raise FixtureError(f"{where}: missing natural key field(s) {', '.join(missing)}")
+        values: dict[str, Any] = {}
+        for name, value in row.items():
+            if name in plan.columns:
+                values[plan.columns[name].name] = coerce(value, plan.columns[name], f"{where}, field {name!r}")
+            elif name in plan.references:
+                reference = plan.references[name]
+                target = _referenced_row(value, keys[reference.target], f"{where}, field {name!r}")
+                values.update({local: target[remote] for local, remote in reference.columns})
+            else:
+                raise FixtureError(
+                    f"{where}: {plan.name} has no column or many-to-one relationship {name!r} "
+                    f"(fields: {', '.join(sorted([*plan.columns, *plan.references]))})"
+                )
+        written_key = tuple(canonical(row[name]) for name in plan.key_fields)
+        if written_key in seen:
+            raise FixtureError(f"{where}: the same natural key as row {seen[written_key]} ({', '.join(written_key)})")
+        seen[written_key] = number
+        if "deleted_at" in plan.table.columns and "deleted_at" not in values:
+            values["deleted_at"] = None
+        if deterministic_id and primary_key[0].name not in values:
+            values[primary_key[0].name] = deterministic_uuid7(plan.table.name, *written_key)
+        resolved_key = tuple(values[column] for column in plan.key_columns)
+        prepared.append(_Prepared(written_key, resolved_key, values))
+    return prepared
+
+
+def _referenced_row(value: Any, target: _Keys, where: str) -> Mapping[str, Any]:
+    if isinstance(value, Mapping):
+        written = tuple(canonical(value.get(name)) for name in target.fields)
+        shown = ", ".join(f"{name}={value.get(name)!r}" for name in target.fields)
+    elif len(target.fields) == 1:
+        written, shown = (canonical(value),), f"{target.fields[0]}={value!r}"
+    else:
+        raise FixtureError(
+            f"{where}: {target.model}'s natural key has several fields; give an object with {', '.join(target.fields)}"
+        )
+    found = target.rows.get(written)
+    if found is None:
+        raise FixtureError(f"{where}: refers to no {target.model} with {shown}")
+    return found
+
+
+def _batches(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), _BATCH):
+        yield items[start : start + _BATCH]
+
+
+def _key_filter(plan: ModelPlan, keys: Sequence[tuple[Any, ...]]) -> Any:
+    columns = [plan.table.c[name] for name in plan.key_columns]
+    if len(columns) == 1:
+        return columns[0].in_([key[0] for key in keys])
+    return tuple_(*columns).in_(keys)
+
+
+def _existing(
+    connection: Connection, plan: ModelPlan, prepared: Sequence[_Prepared]
+) -> dict[tuple[Any, ...], Row[Any]]:
+    found: dict[tuple[Any, ...], Row[Any]] = {}
+    names = sorted({name for row in prepared for name in row.values} | set(plan.key_columns))
+    selected = [plan.table.c[name] for name in names] + list(plan.table.primary_key.columns)
+    for batch in _batches(prepared):
+        statement = select(*selected).where(_key_filter(plan, [row.resolved_key for row in batch]))
+        if plan.key_where is not None:
+            statement = statement.where(plan.key_where)
+        for row in connection.execute(statement):
+            found[tuple(row._mapping[name] for name in plan.key_columns)] = row
+    return found
+
+
+def _load(
+    connection: Connection, plan: ModelPlan, prepared: Sequence[_Prepared], mode: SeedMode, progress: Progress | None
+) -> ModelReport:
+    report = ModelReport(plan.name, plan.fixture.source)
+    existing = _existing(connection, plan, prepared)
+    inserts: list[dict[str, Any]] = []
+    updates: list[tuple[Row[Any], dict[str, Any]]] = []
+    primary_key = {column.name for column in plan.table.primary_key.columns}
+    for row in prepared:
+        current = existing.get(row.resolved_key)
+        if current is None:
+            inserts.append(row.values)
+            continue
+        changes = {
+            name: value
+            for name, value in row.values.items()
+            if name not in primary_key and current._mapping[name] != value
+        }
+        if changes and mode is SeedMode.CONVERGE:
+            updates.append((current, changes))
+        else:
+            report.unchanged += 1
+    version = plan.mapper.version_id_col
+    done = report.unchanged
+    for batch in _batches(inserts):
+        for group in _grouped(batch, lambda values: tuple(sorted(values))):
+            if version is not None and version.name not in group[0]:
+                group = [{**values, version.name: 1} for values in group]  # noqa: PLW2901 - the same rows, versioned
+            connection.execute(_upsert(connection, plan, mode, group[0]), group)
+        report.inserted += len(batch)
+        done += len(batch)
+        if progress:
+            progress(plan.name, done, len(prepared))
+    for batch in _batches(updates):
+        for group in _grouped(batch, lambda update: tuple(sorted(update[1]))):
+            connection.execute(*_update(plan, group))
+        report.updated += len(batch)
+        done += len(batch)
+        if progress:
+            progress(plan.name, done, len(prepared))
+    return report
+
+
+def _grouped(items: Sequence[_T], key: Callable[[_T], tuple[str, ...]]) -> list[list[_T]]:
+    # One executemany per set of fields: every parameter set of a statement must name the same columns.
+    groups: dict[tuple[str, ...], list[_T]] = defaultdict(list)
+    for item in items:
+        groups[key(item)].append(item)
+    return list(groups.values())
+
+
+def _upsert(connection: Connection, plan: ModelPlan, mode: SeedMode, sample: Mapping[str, Any]) -> Insert:
+    dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = dialect_insert(plan.table)
+    elements, where = list(plan.key_columns), plan.key_where
+    primary_key = {column.name for column in plan.table.primary_key.columns}
+    changing = [name for name in sample if name not in primary_key and name not in plan.key_columns]
+    if mode is SeedMode.CREATE_ONLY or not changing:
+        return statement.on_conflict_do_nothing(index_elements=elements, index_where=where)
+    return statement.on_conflict_do_update(
+        index_elements=elements, index_where=where, set_={name: statement.excluded[name] for name in changing}
+    )
+
+
+def _update(plan: ModelPlan, group: Sequence[tuple[Row[Any], dict[str, Any]]]) -> tuple[Any, list[dict[str, Any]]]:
+    table = plan.table
+    primary_key = list(table.primary_key.columns)
+    names = sorted(group[0][1])
+    values: dict[str, Any] = {name: bindparam(f"new_{name}") for name in names}
+    version = plan.mapper.version_id_col
+    if version is not None:
+        values[version.name] = table.c[version.name] + 1
+    statement = (
+        update(table).where(and_(*(column == bindparam(f"key_{column.name}") for column in primary_key))).values(values)
+    )
+    parameters = [
+        {
+            **{f"key_{column.name}": current._mapping[column.name] for column in primary_key},
+            **{f"new_{name}": changes[name] for name in names},
+        }
+        for current, changes in group
+    ]
+    return statement, parameters
+
+
+def _key_map(connection: Connection, plan: ModelPlan, prepared: Sequence[_Prepared]) -> _Keys:
+    stored = _existing(connection, plan, prepared)
+    rows = {row.written_key: dict(stored[row.resolved_key]._mapping) for row in prepared}
+    return _Keys(plan.name, plan.key_fields, rows)
