@@ -22,7 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Insert, Row, Uuid, and_, bindparam, select, tuple_, update
+from sqlalchemy import Connection, Insert, Row, Uuid, and_, bindparam, case, literal, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import registry
 
@@ -223,15 +223,27 @@ def _key_filter(plan: ModelPlan, keys: Sequence[tuple[Any, ...]]) -> Any:
 def _existing(
     connection: Connection, plan: ModelPlan, prepared: Sequence[_Prepared]
 ) -> dict[tuple[Any, ...], Row[Any]]:
-    found: dict[tuple[Any, ...], Row[Any]] = {}
+    """The stored row of each prepared row's natural key, or none.
+
+    A partial unique index (a key unique among live rows) lets several rows share a key; the one the index
+    covers wins, else the one holding the row's deterministic id (a seeded row since soft-deleted).
+    """
     names = sorted({name for row in prepared for name in row.values} | set(plan.key_columns))
-    selected = [plan.table.c[name] for name in names] + list(plan.table.primary_key.columns)
+    primary_key = list(plan.table.primary_key.columns)
+    covered = literal(True) if plan.key_where is None else case((plan.key_where, True), else_=False)
+    selected = [plan.table.c[name] for name in names] + primary_key + [covered.label("_covered_by_key")]
+    candidates: dict[tuple[Any, ...], list[Row[Any]]] = defaultdict(list)
     for batch in _batches(prepared):
         statement = select(*selected).where(_key_filter(plan, [row.resolved_key for row in batch]))
-        if plan.key_where is not None:
-            statement = statement.where(plan.key_where)
-        for row in connection.execute(statement):
-            found[tuple(row._mapping[name] for name in plan.key_columns)] = row
+        for stored in connection.execute(statement):
+            candidates[tuple(stored._mapping[name] for name in plan.key_columns)].append(stored)
+    found: dict[tuple[Any, ...], Row[Any]] = {}
+    for wanted in prepared:
+        rows = candidates.get(wanted.resolved_key, [])
+        same_id = [r for r in rows if all(r._mapping[c.name] == wanted.values.get(c.name) for c in primary_key)]
+        chosen = next((r for r in rows if r._mapping["_covered_by_key"]), None) or next(iter(same_id), None)
+        if chosen is not None:
+            found[wanted.resolved_key] = chosen
     return found
 
 
