@@ -90,3 +90,19 @@ def test_uuid7_time_rejects_other_versions() -> None:
 
 def test_the_generator_in_use_is_reported() -> None:
     assert ids.UUID7_GENERATOR in {"uuid_utils", "schemakit"}
+
+
+def test_deterministic_ids_depend_only_on_their_parts() -> None:
+    from schemakit import deterministic_uuid7
+    from schemakit.ids import SEED_EPOCH
+
+    first = deterministic_uuid7("users", "ada@example.test")
+    assert first == deterministic_uuid7("users", "ada@example.test")
+    assert first != deterministic_uuid7("users", "grace@example.test")
+    assert first != deterministic_uuid7("users", "ada@example.test", "")
+    assert deterministic_uuid7("a", "bc") != deterministic_uuid7("ab", "c")
+    assert (first.version, first.variant) == (7, uuid.RFC_4122)
+    assert uuid7_time(first) == SEED_EPOCH
+    assert first < uuid7()
+    # Seeded databases depend on these ids: they must not change from one release to the next.
+    assert str(first) == "00dc6acf-ac00-7186-b51b-529e55c91674"

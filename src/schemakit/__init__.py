@@ -4,7 +4,7 @@ The public API is re-exported here; see each module for details:
 
 * models: :class:`Base`, :class:`Entity`, the mixins, :func:`make_metadata` and :data:`NAMING_CONVENTION`;
 * types: :class:`UTCDateTime`, :data:`JSONDocument`, :func:`string_enum`;
-* ids: :func:`uuid7`, :func:`uuid7_time`;
+* ids: :func:`uuid7`, :func:`uuid7_time`, :func:`deterministic_uuid7`;
 * audit: :func:`acting_as`, :func:`current_actor`;
 * settings and sessions: :class:`DatabaseSettings`, :func:`make_engine`, :func:`make_async_engine`, the
   session factories and scopes, :class:`Session`, :class:`AsyncSession`;
@@ -27,7 +27,7 @@ from schemakit.errors import (
     SchemakitError,
     VersionMismatchError,
 )
-from schemakit.ids import uuid7, uuid7_time
+from schemakit.ids import deterministic_uuid7, uuid7, uuid7_time
 from schemakit.mixins import (
     INCLUDE_DELETED,
     AuditMixin,
@@ -66,6 +66,7 @@ __all__ = [
     "acting_as",
     "async_session_scope",
     "current_actor",
+    "deterministic_uuid7",
     "make_async_engine",
     "make_async_session_factory",
     "make_engine",
