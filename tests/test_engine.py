@@ -117,7 +117,7 @@ def test_no_slow_query_logging_by_default(
     assert not caplog.records
 
 
-@pytest.mark.postgres
+@pytest.mark.requires_postgres
 def test_postgres_pool_and_connection_settings(postgres_url: str) -> None:
     settings = DatabaseSettings(
         database_url=postgres_url,
@@ -141,7 +141,7 @@ def test_postgres_pool_and_connection_settings(postgres_url: str) -> None:
     engine.dispose()
 
 
-@pytest.mark.postgres
+@pytest.mark.requires_postgres
 def test_statement_timeout_cancels_a_slow_statement(postgres_url: str) -> None:
     engine = make_engine(DatabaseSettings(database_url=postgres_url, statement_timeout_ms=50, _env_file=None))
     with pytest.raises(DBAPIError, match="statement timeout"), engine.connect() as connection:
@@ -149,7 +149,7 @@ def test_statement_timeout_cancels_a_slow_statement(postgres_url: str) -> None:
     engine.dispose()
 
 
-@pytest.mark.postgres
+@pytest.mark.requires_postgres
 async def test_async_connections_get_the_same_settings(postgres_url: str) -> None:
     settings = DatabaseSettings(
         database_url=postgres_url, statement_timeout_ms=50, application_name="shop-worker", _env_file=None
@@ -162,7 +162,7 @@ async def test_async_connections_get_the_same_settings(postgres_url: str) -> Non
     await engine.dispose()
 
 
-@pytest.mark.postgres
+@pytest.mark.requires_postgres
 async def test_pgbouncer_mode(postgres_url: str) -> None:
     settings = DatabaseSettings(
         database_url=postgres_url,

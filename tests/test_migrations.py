@@ -337,7 +337,7 @@ def test_raw_sql_gets_ids_and_timestamps_from_the_migrated_schema(project: Path,
     assert user.updated_at > user.created_at
 
 
-@pytest.mark.parametrize("dialect", [pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize("dialect", [pytest.param("postgresql", marks=pytest.mark.requires_postgres)])
 def test_timeouts_apply_while_migrating_and_are_restored(project: Path, empty_database_url: str) -> None:
     add_revision(
         project,

@@ -3,12 +3,15 @@
 :func:`provide_postgres` returns a server in this order:
 
 1. ``TEST_DATABASE_URL``, an existing server. The application's own ``DATABASE_URL`` is never used.
-2. A throwaway cluster started from the local PostgreSQL server binaries (``initdb``, ``pg_ctl``, found on
-   ``PATH`` or in the usual install folders) in a temporary folder, on a free port of 127.0.0.1, with
-   ``fsync`` off. When the process runs as root, the server runs as the ``postgres`` user, since PostgreSQL
-   refuses to run as root. It is stopped and removed when the context exits.
+2. A throwaway cluster started from the local PostgreSQL server binaries (``initdb``, ``pg_ctl``, from the
+   folder in ``SCHEMAKIT_POSTGRES_BIN``, else found on ``PATH`` or in the usual install folders) in a
+   temporary folder, on a free port of 127.0.0.1, with ``fsync`` off. When the process runs as root, the
+   server runs as the ``postgres`` user, since PostgreSQL refuses to run as root. It is stopped and removed
+   when the context exits; clusters left behind by a process that died are removed the next time one starts.
+3. With ``container=True``: a PostgreSQL container started with testcontainers (``schemakit[containers]``),
+   where Docker runs.
 
-If neither is possible it raises :class:`PostgresUnavailableError` with the reason.
+If none is possible it raises :class:`PostgresUnavailableError` with the reason.
 """
 
 from __future__ import annotations
@@ -31,16 +34,20 @@ from sqlalchemy.engine import make_url
 from schemakit.errors import SchemakitError
 
 __all__ = [
+    "BINARIES_VARIABLE",
     "TEST_DATABASE_URL_VARIABLE",
     "PostgresServer",
     "PostgresUnavailableError",
     "ThrowawayCluster",
     "find_server_binaries",
     "provide_postgres",
+    "sweep_stale_clusters",
 ]
 
 #: The environment variable naming an existing server for tests.
 TEST_DATABASE_URL_VARIABLE = "TEST_DATABASE_URL"
+#: The environment variable naming the folder of the PostgreSQL server binaries to use.
+BINARIES_VARIABLE = "SCHEMAKIT_POSTGRES_BIN"
 
 _SERVER_USER = "postgres"
 _BINARY_FOLDERS = (
@@ -52,6 +59,9 @@ _BINARY_FOLDERS = (
     "/Applications/Postgres.app/Contents/Versions/*/bin",
 )
 _START_TIMEOUT_SECONDS = 60
+_CLUSTER_PREFIX = "schemakit-pg-"
+_OWNER_FILE = "owner.pid"
+_CONTAINER_IMAGE = "postgres:17-alpine"
 
 
 class PostgresUnavailableError(SchemakitError):
@@ -74,8 +84,18 @@ class PostgresServer:
 def find_server_binaries() -> Path | None:
     """Return the folder holding ``initdb`` and ``pg_ctl``, or ``None`` if they are not installed.
 
-    ``PATH`` wins; otherwise the newest version in the usual install folders.
+    ``SCHEMAKIT_POSTGRES_BIN`` wins (to pick one of several installed versions); then ``PATH``; then the newest
+    version in the usual install folders.
+
+    Raises:
+        PostgresUnavailableError: If ``SCHEMAKIT_POSTGRES_BIN`` names a folder without the binaries.
     """
+    chosen = os.environ.get(BINARIES_VARIABLE)
+    if chosen:
+        folder = Path(chosen)
+        if not ((folder / "pg_ctl").exists() and (folder / "initdb").exists()):
+            raise PostgresUnavailableError(f"{BINARIES_VARIABLE} is {folder}, which holds no initdb and pg_ctl")
+        return folder
     on_path = shutil.which("pg_ctl")
     if on_path and shutil.which("initdb"):
         return Path(on_path).resolve().parent
@@ -105,7 +125,7 @@ class ThrowawayCluster:
     def __init__(self, binaries: Path) -> None:
         self.binaries = binaries
         self.port = _free_port()
-        self._folder = Path(tempfile.mkdtemp(prefix="schemakit-pg-"))
+        self._folder = Path(tempfile.mkdtemp(prefix=_CLUSTER_PREFIX))
         self.data_dir = self._folder / "data"
         self._run_as: str | None = None
         self.url = URL.create(
@@ -113,6 +133,8 @@ class ThrowawayCluster:
         )
 
     def __enter__(self) -> ThrowawayCluster:
+        sweep_stale_clusters(self.binaries)
+        (self._folder / _OWNER_FILE).write_text(str(os.getpid()))
         try:
             self._prepare_owner()
             self._run(
@@ -168,15 +190,73 @@ class ThrowawayCluster:
         shutil.rmtree(self._folder, ignore_errors=True)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_clusters(binaries: Path) -> list[Path]:
+    """Stop and remove throwaway clusters whose owning process is gone (a crashed or killed test run).
+
+    Returns:
+        The folders removed.
+    """
+    removed = []
+    for folder in Path(tempfile.gettempdir()).glob(f"{_CLUSTER_PREFIX}*"):
+        owner = folder / _OWNER_FILE
+        try:
+            pid = int(owner.read_text())
+        except (OSError, ValueError):
+            continue
+        if _alive(pid):
+            continue
+        data = folder / "data"
+        if (data / "postmaster.pid").exists():
+            command = [str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
+            if os.geteuid() == 0 and shutil.which("runuser"):
+                command = ["runuser", "-u", _SERVER_USER, "--", *command]
+            subprocess.run(command, capture_output=True, check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
 @contextmanager
-def provide_postgres() -> Iterator[PostgresServer]:
+def _container() -> Iterator[PostgresServer]:
+    try:
+        from testcontainers.postgres import PostgresContainer  # noqa: PLC0415 - optional dependency
+    except ImportError:
+        raise PostgresUnavailableError(
+            "a container was asked for, but testcontainers is not installed: pip install schemakit[containers]"
+        ) from None
+    try:
+        container = PostgresContainer(_CONTAINER_IMAGE, driver="psycopg").start()
+    except Exception as exc:
+        raise PostgresUnavailableError(f"could not start a PostgreSQL container (is Docker running?): {exc}") from exc
+    try:
+        url = make_url(container.get_connection_url())
+        yield PostgresServer(url, f"container {_CONTAINER_IMAGE} ({url.render_as_string(hide_password=True)})")
+    finally:
+        container.stop()
+
+
+@contextmanager
+def provide_postgres(*, container: bool = False) -> Iterator[PostgresServer]:
     """Provide a PostgreSQL server for the duration of the block.
 
+    Args:
+        container: Start a testcontainers container instead of a throwaway cluster.
+
     Yields:
-        The server, from ``TEST_DATABASE_URL`` or a throwaway cluster.
+        The server, from ``TEST_DATABASE_URL``, a throwaway cluster or a container.
 
     Raises:
-        PostgresUnavailableError: If ``TEST_DATABASE_URL`` is unset and no cluster can be started.
+        PostgresUnavailableError: If ``TEST_DATABASE_URL`` is unset and no server can be started.
     """
     configured = os.environ.get(TEST_DATABASE_URL_VARIABLE)
     if configured:
@@ -185,6 +265,10 @@ def provide_postgres() -> Iterator[PostgresServer]:
             raise PostgresUnavailableError(f"{TEST_DATABASE_URL_VARIABLE} must be a postgresql:// URL")
         url = url.set(drivername="postgresql+psycopg")
         yield PostgresServer(url, f"{TEST_DATABASE_URL_VARIABLE} ({url.render_as_string(hide_password=True)})")
+        return
+    if container:
+        with _container() as server:
+            yield server
         return
     binaries = find_server_binaries()
     if binaries is None:
