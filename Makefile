@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format clean
+.PHONY: install demo test lint format bench bench-quick clean
 
 install: $(STAMP)
 
@@ -19,14 +19,20 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+bench: $(STAMP)
+	$(PY) -m benchmarks.bench_testkit
+
+bench-quick: $(STAMP)
+	$(PY) -m benchmarks.bench_testkit --quick
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests scripts alembic
-	$(VENV)/bin/ruff format --check src tests scripts alembic
+	$(VENV)/bin/ruff check src tests scripts alembic benchmarks
+	$(VENV)/bin/ruff format --check src tests scripts alembic benchmarks
 	$(VENV)/bin/mypy --strict src
 
 format: $(STAMP)
-	$(VENV)/bin/ruff check --fix src tests scripts alembic
-	$(VENV)/bin/ruff format src tests scripts alembic
+	$(VENV)/bin/ruff check --fix src tests scripts alembic benchmarks
+	$(VENV)/bin/ruff format src tests scripts alembic benchmarks
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache app.db

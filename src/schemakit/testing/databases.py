@@ -39,6 +39,7 @@ __all__ = [
     "TestDatabase",
     "TestDatabaseError",
     "check_disposable",
+    "migrate",
     "migrations_fingerprint",
 ]
 
@@ -114,7 +115,8 @@ def _safe_name(text_: str) -> str:
     return re.sub(r"[^a-z0-9_]+", "_", text_.lower()).strip("_") or "app"
 
 
-def _migrate(alembic_ini: Path, url: URL) -> None:
+def migrate(alembic_ini: Path, url: URL) -> None:
+    """Run the project's migrations (``alembic upgrade head``) on the database at ``url``, with APP_ENV=test."""
     settings = DatabaseSettings(database_url=url.render_as_string(hide_password=False), app_env="test", _env_file=None)
     upgrade(make_config(alembic_ini, settings=settings))
 
@@ -178,7 +180,7 @@ class PostgresTestDatabases:
         self._drop(connection, building)
         connection.execute(text(f'CREATE DATABASE "{building}"'))
         try:
-            _migrate(self.alembic_ini, self.url(building))
+            migrate(self.alembic_ini, self.url(building))
         except BaseException:
             self._drop(connection, building)
             raise
@@ -248,7 +250,7 @@ class SqliteTestDatabases:
             self.folder.mkdir(parents=True, exist_ok=True)
             building = self.folder / f"{self.template.stem}.{os.getpid()}.building"
             building.unlink(missing_ok=True)
-            _migrate(self.alembic_ini, URL.create("sqlite+pysqlite", database=str(building)))
+            migrate(self.alembic_ini, URL.create("sqlite+pysqlite", database=str(building)))
             os.replace(building, self.template)  # atomic: a concurrent run sees the whole file or none
             for stale in self.folder.glob(f"{self.base}_tpl_*.db"):
                 if stale != self.template:

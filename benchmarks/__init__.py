@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print medians and ratios against a baseline measured in the same run."""

@@ -1,0 +1,90 @@
+"""What every benchmark shares: timing, the header, the results file and the PostgreSQL server."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from schemakit.testing.postgres import PostgresServer, provide_postgres
+
+RESULTS = Path(__file__).parent / "results"
+
+
+@dataclass
+class Measurement:
+    """One benchmarked case: its samples (seconds) and what it is compared with."""
+
+    name: str
+    samples: list[float]
+    baseline: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def median(self) -> float:
+        """The median of the samples, in seconds."""
+        return statistics.median(self.samples)
+
+
+def repeat(action: Callable[[], Any], times: int, *, setup: Callable[[], Any] | None = None) -> list[float]:
+    """Time ``action`` ``times`` times (after ``setup`` each time, untimed); return the durations."""
+    durations = []
+    for _ in range(times):
+        if setup:
+            setup()
+        started = time.perf_counter()
+        action()
+        durations.append(time.perf_counter() - started)
+    return durations
+
+
+def header(title: str, server: PostgresServer | None = None) -> str:
+    """The machine, versions and database, printed above every table."""
+    packages = ", ".join(f"{name} {version(name)}" for name in ("schemakit", "sqlalchemy", "alembic", "asyncpg"))
+    lines = [
+        f"# {title}",
+        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        f"packages: {packages}",
+    ]
+    if server is not None:
+        lines.append(f"postgresql: {server.source}")
+    return "\n".join(lines)
+
+
+def table(measurements: list[Measurement], unit: str = "ms", scale: float = 1000.0) -> str:
+    """Medians, and each one's ratio to its baseline."""
+    by_name = {m.name: m for m in measurements}
+    width = max(len(m.name) for m in measurements)
+    lines = [f"{'case':<{width}}  {'median ' + unit:>12}  {'runs':>5}  ratio"]
+    for m in measurements:
+        ratio = f"{m.median / by_name[m.baseline].median:.2f}x {m.baseline}" if m.baseline else "baseline"
+        lines.append(f"{m.name:<{width}}  {m.median * scale:>12.3f}  {len(m.samples):>5}  {ratio}")
+    return "\n".join(lines)
+
+
+def save(name: str, title: str, measurements: list[Measurement], **context: Any) -> Path:
+    """Write the measurements as JSON under benchmarks/results/."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    data = {
+        "title": title,
+        "context": context,
+        "measurements": [{**asdict(m), "median": m.median} for m in measurements],
+    }
+    path.write_text(json.dumps(data, indent=2, default=str))
+    return path
+
+
+@contextmanager
+def postgres() -> Iterator[PostgresServer]:
+    """The benchmark's server: TEST_DATABASE_URL, else a throwaway cluster."""
+    with provide_postgres() as server:
+        yield server
