@@ -236,3 +236,18 @@ def test_stale_clusters_are_swept(tmp_path: Path) -> None:
         assert Path(alive).exists()
     finally:
         shutil.rmtree(alive, ignore_errors=True)
+
+
+def test_asking_for_a_container_without_testcontainers_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from schemakit.testing.postgres import PostgresUnavailableError, provide_postgres
+
+    if importlib.util.find_spec("testcontainers") is not None:
+        pytest.skip("testcontainers is installed here")
+    monkeypatch.delenv("TEST_DATABASE_URL", raising=False)
+    with (
+        pytest.raises(PostgresUnavailableError, match=r"pip install schemakit\[containers\]"),
+        provide_postgres(container=True),
+    ):
+        pass
