@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
-from alembic.autogenerate import comparators, renderers
+from alembic import context
+from alembic.autogenerate import comparators, render_python_code, renderers
 from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
 from alembic.runtime.migration import MigrationContext
@@ -34,7 +35,7 @@ from schemakit.migrations.operations import (
 from schemakit.sql import UUID7_FUNCTION, updated_at_trigger_name, uuid7_server_default, wants_updated_at_trigger
 from schemakit.types import UTCDateTime
 
-__all__ = ["BOOKKEEPING_TABLES", "include_name", "render_item", "skip_empty_revision"]
+__all__ = ["BOOKKEEPING_TABLES", "CAPTURE_ATTRIBUTE", "include_name", "render_item", "skip_empty_revision"]
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def include_name(name: str | None, type_: str, _parent_names: Any) -> bool:
     return not (type_ == "table" and name in BOOKKEEPING_TABLES)
 
 
-def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Alembic's ``render_item`` hook: render schemakit types and defaults with SQLAlchemy and schemakit.sql."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
@@ -58,15 +59,31 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
     return False
 
 
-def skip_empty_revision(_context: MigrationContext, _revision: Any, directives: list[ops.MigrationScript]) -> None:
+#: ``config.attributes`` key: a list that receives the code autogenerate would write, instead of a file.
+CAPTURE_ATTRIBUTE = "schemakit.capture_revision"
+
+
+def skip_empty_revision(
+    migration_context: MigrationContext, _revision: Any, directives: list[ops.MigrationScript]
+) -> None:
     """Alembic's ``process_revision_directives`` hook: write no file when autogenerate found no change.
 
     ``alembic check`` runs the same hook with no message and needs the (empty) script to report on, so only
-    a revision with a message (``alembic revision --autogenerate -m "..."``) is skipped.
+    a revision with a message (``alembic revision --autogenerate -m "..."``) is skipped. When
+    ``config.attributes[CAPTURE_ATTRIBUTE]`` is a list, the upgrade code goes there and no file is written
+    (the drift gate uses this).
     """
     if not directives:
         return
     script = directives[0]
+    capture = context.config.attributes.get(CAPTURE_ATTRIBUTE)
+    if capture is not None:
+        if script.upgrade_ops is not None and not script.upgrade_ops.is_empty():
+            capture.append(
+                render_python_code(script.upgrade_ops, render_item=render_item, migration_context=migration_context)
+            )
+        directives.clear()
+        return
     if script.message is not None and script.upgrade_ops is not None and script.upgrade_ops.is_empty():
         directives.clear()
         print("No changes between the models and the database: no revision file was written.")

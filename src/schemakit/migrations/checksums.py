@@ -29,7 +29,14 @@ from schemakit.errors import SchemakitError
 from schemakit.naming import make_metadata
 from schemakit.types import UTCDateTime, utc_now
 
-__all__ = ["ACCEPT_ALL", "CHECKSUM_TABLE", "ChecksumLedger", "EditedMigrationError", "file_checksum"]
+__all__ = [
+    "ACCEPT_ALL",
+    "CHECKSUM_TABLE",
+    "ChecksumLedger",
+    "EditedMigration",
+    "EditedMigrationError",
+    "file_checksum",
+]
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +67,14 @@ def _ledger_table(schema: str | None) -> Table:
 
 
 @dataclass(frozen=True)
-class _Edited:
+class EditedMigration:
+    """An applied revision whose file no longer matches the checksum recorded when it was applied."""
+
     revision: str
     filename: str
     recorded: str
     current: str | None
+    path: str | None = None
 
 
 class ChecksumLedger:
@@ -93,22 +103,33 @@ class ChecksumLedger:
         """
         if not inspect(connection).has_table(self.table.name, schema=self.table.schema):
             self.table.create(connection)
-        recorded = {row.revision: row for row in connection.execute(select(self.table))}
-        edited = []
-        for revision, row in recorded.items():
-            current = self._current_checksum(revision)
-            if current == row.checksum:
-                continue
-            if current is not None and (ACCEPT_ALL in self.accepted or revision in self.accepted):
-                log.warning("Accepting the edit of applied migration %s (%s)", row.filename, revision)
-                connection.execute(update(self.table).where(self.table.c.revision == revision).values(checksum=current))
-                continue
-            edited.append(_Edited(revision, row.filename, row.checksum, current))
-        if edited:
-            raise EditedMigrationError(_refusal(edited))
+        refused = []
+        for item in self.edited(connection):
+            if item.current is not None and (ACCEPT_ALL in self.accepted or item.revision in self.accepted):
+                log.warning("Accepting the edit of applied migration %s (%s)", item.filename, item.revision)
+                connection.execute(
+                    update(self.table).where(self.table.c.revision == item.revision).values(checksum=item.current)
+                )
+            else:
+                refused.append(item)
+        if refused:
+            raise EditedMigrationError(_refusal(refused))
+        recorded = set(connection.scalars(select(self.table.c.revision)))
         for script in self.script.iterate_revisions(tuple(applied_heads), "base"):
             if script.revision not in recorded:
                 connection.execute(insert(self.table).values(_row(script.revision, script.path)))
+
+    def edited(self, connection: Connection) -> list[EditedMigration]:
+        """The applied revisions whose files changed (or are gone) since they were recorded; only reads."""
+        if not inspect(connection).has_table(self.table.name, schema=self.table.schema):
+            return []
+        edited = []
+        for row in connection.execute(select(self.table).order_by(self.table.c.applied_at)):
+            current = self._current_checksum(row.revision)
+            if current != row.checksum:
+                script = self.script.get_revision(row.revision) if current is not None else None
+                edited.append(EditedMigration(row.revision, row.filename, row.checksum, current, _path(script)))
+        return edited
 
     def _current_checksum(self, revision: str) -> str | None:
         try:
@@ -130,6 +151,10 @@ class ChecksumLedger:
             connection.execute(insert(self.table).values(_row(revision, self.script.get_revision(revision))))
 
 
+def _path(script: Script | None) -> str | None:
+    return None if script is None else script.path
+
+
 def _row(revision: str, script: Script | str | None) -> dict[str, str | datetime]:
     path = script if isinstance(script, str) else script.path if script is not None else ""
     return {
@@ -140,7 +165,7 @@ def _row(revision: str, script: Script | str | None) -> dict[str, str | datetime
     }
 
 
-def _refusal(edited: list[_Edited]) -> str:
+def _refusal(edited: list[EditedMigration]) -> str:
     lines = [f"Refusing to migrate: {len(edited)} applied migration(s) changed since they were applied:"]
     for item in edited:
         now = "the file is gone" if item.current is None else f"now {item.current[:12]}"

@@ -1,0 +1,136 @@
+"""The ``schemakit`` command.
+
+``schemakit check`` runs every quality gate (:mod:`schemakit.gates`) on the project's models and migrations,
+against a throwaway database (PostgreSQL from ``TEST_DATABASE_URL`` or a throwaway cluster; SQLite with
+``--backend sqlite``), and prints a report, or JSON with ``--format json``. It exits 0 when every gate
+passes, 1 when one fails, and 2 when it cannot run (no database, an unknown git ref, a bad option).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
+
+from schemakit.errors import SchemakitError
+from schemakit.gates import (
+    GateResult,
+    Report,
+    added_since,
+    check_drift,
+    check_history,
+    check_integrity_against_database,
+    check_integrity_against_git,
+    check_lock_safety,
+    check_naming,
+    check_round_trip,
+)
+from schemakit.migrations.commands import make_config
+from schemakit.settings import DatabaseSettings
+from schemakit.testing.postgres import PostgresUnavailableError, provide_postgres
+
+__all__ = ["main", "run_check"]
+
+
+@contextmanager
+def _throwaway_database(backend: str) -> Iterator[DatabaseSettings]:
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="schemakit-check-") as folder:
+            yield DatabaseSettings(database_url=f"sqlite:///{folder}/check_test.db", app_env="test", _env_file=None)
+        return
+    with provide_postgres() as server:
+        name = f"schemakit_check_test_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(server.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        try:
+            url = server.url.set(database=name).render_as_string(hide_password=False)
+            yield DatabaseSettings(database_url=url, app_env="test", _env_file=None)
+        finally:
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.dispose()
+
+
+def run_check(
+    config_path: Path, *, backend: str = "postgresql", since: str | None = None, applied_to: str | None = None
+) -> Report:
+    """Run every gate and return the report.
+
+    Args:
+        config_path: The project's ``alembic.ini``.
+        backend: The throwaway database's kind: ``postgresql`` or ``sqlite``.
+        since: A git ref: only revisions added after it are checked, and files that existed at it must be
+            unchanged.
+        applied_to: A database URL whose recorded checksums are checked against the files.
+
+    Raises:
+        SchemakitError: If a database or git cannot be used.
+    """
+    config = make_config(config_path)
+    script = ScriptDirectory.from_config(config)
+    only = added_since(script, since) if since else None
+    files = [Path(revision.path) for revision in script.walk_revisions()]
+    results = [check_history(script, only=only)]
+    with _throwaway_database(backend) as settings:
+        results.append(check_round_trip(config, settings, only=only))
+        results.append(check_drift(config, settings))
+        engine = create_engine(settings.sync_url, poolclass=NullPool)
+        with engine.connect() as connection:
+            results.append(check_naming(connection, files, only=only))
+        engine.dispose()
+    if backend == "postgresql":
+        results.append(check_lock_safety(config, only=only))
+    else:
+        results.append(GateResult("lock-safety", skipped="PostgreSQL only (run with --backend postgresql)"))
+    if since:
+        results.append(check_integrity_against_git(script, since))
+    if applied_to:
+        engine = create_engine(DatabaseSettings(database_url=applied_to, _env_file=None).sync_url, poolclass=NullPool)
+        with engine.connect() as connection:
+            results.append(check_integrity_against_database(script, connection))
+        engine.dispose()
+    if not since and not applied_to:
+        results.append(GateResult("integrity", skipped="give --since REF or --applied-to URL to compare with"))
+    return Report(results, root=config_path.resolve().parent)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="schemakit", description="schemakit's tools for models and migrations")
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("check", help="run the quality gates on the models and migrations")
+    check.add_argument("--config", type=Path, default=Path("alembic.ini"), help="the project's alembic.ini")
+    check.add_argument("--format", choices=["text", "json"], default="text", help="report format")
+    check.add_argument("--backend", choices=["postgresql", "sqlite"], default="postgresql", help="throwaway database")
+    check.add_argument("--since", metavar="REF", help="check only revisions added after this git ref")
+    check.add_argument("--applied-to", metavar="URL", help="also verify the checksums recorded in this database")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    arguments = _parser().parse_args(argv)
+    if not arguments.config.is_file():
+        print(f"schemakit check: no Alembic configuration at {arguments.config}", file=sys.stderr)
+        return 2
+    try:
+        report = run_check(
+            arguments.config, backend=arguments.backend, since=arguments.since, applied_to=arguments.applied_to
+        )
+    except (SchemakitError, PostgresUnavailableError) as exc:
+        print(f"schemakit check: {exc}", file=sys.stderr)
+        return 2
+    print(report.json() if arguments.format == "json" else report.text())
+    return 0 if report.passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""A comparable picture of a database schema, read from the catalog.
+
+On PostgreSQL: tables, columns (type, nullability, default), indexes, constraints, enum types, functions,
+triggers and sequences of the current schema. On SQLite: every object in ``sqlite_master`` with its SQL.
+schemakit's and Alembic's bookkeeping tables are left out.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, inspect, text
+
+from schemakit.environment_marker import ENVIRONMENT_TABLE
+from schemakit.migrations.checksums import CHECKSUM_TABLE
+
+__all__ = ["BOOKKEEPING", "SchemaObject", "snapshot"]
+
+#: Tables that belong to the tooling, not to the application.
+BOOKKEEPING = frozenset({"alembic_version", CHECKSUM_TABLE, ENVIRONMENT_TABLE})
+
+#: One schema object: (kind, name, definition).
+SchemaObject = tuple[str, str, str]
+
+_POSTGRES = {
+    "table": """
+        SELECT c.relname, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm')""",
+    "column": """
+        SELECT table_name || '.' || column_name,
+               concat_ws(' ', udt_name, character_maximum_length, numeric_precision, numeric_scale,
+                         is_nullable, column_default)
+        FROM information_schema.columns WHERE table_schema = current_schema()""",
+    "index": "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()",
+    "constraint": """
+        SELECT c.conrelid::regclass::text || '.' || c.conname, pg_get_constraintdef(c.oid)
+        FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+        WHERE n.nspname = current_schema() AND c.conrelid <> 0""",
+    "enum type": """
+        SELECT t.typname, string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_type t
+        JOIN pg_enum e ON e.enumtypid = t.oid JOIN pg_namespace n ON n.oid = t.typnamespace
+        WHERE n.nspname = current_schema() GROUP BY t.typname""",
+    "function": """
+        SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', md5(p.prosrc)
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = current_schema()""",
+    "trigger": """
+        SELECT t.tgrelid::regclass::text || '.' || t.tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t
+        JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE NOT t.tgisinternal AND n.nspname = current_schema()""",
+    "sequence": """
+        SELECT c.relname, '' FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = current_schema() AND c.relkind = 'S'""",
+}
+
+
+def _bookkeeping(name: str) -> bool:
+    table = name.split(".", 1)[0]
+    return table in BOOKKEEPING or any(name.startswith(f"{t}_") or name.startswith(f"pk_{t}") for t in BOOKKEEPING)
+
+
+def snapshot(connection: Connection) -> frozenset[SchemaObject]:
+    """Every schema object of the connection's database, as comparable tuples."""
+    objects: set[SchemaObject] = set()
+    if connection.dialect.name == "postgresql":
+        for kind, query in _POSTGRES.items():
+            for name, definition in connection.execute(text(query)):
+                objects.add((kind, str(name), str(definition or "")))
+    else:
+        objects |= _sqlite(connection)
+    return frozenset(obj for obj in objects if not _bookkeeping(obj[1]))
+
+
+def _sqlite(connection: Connection) -> set[SchemaObject]:
+    # Tables are compared by their reflected structure, not their CREATE TABLE text: Alembic's batch mode
+    # rebuilds a table with SQL formatted its own way.
+    inspector = inspect(connection)
+    objects: set[SchemaObject] = set()
+    for table in set(inspector.get_table_names()) - BOOKKEEPING:
+        objects.add(("table", table, ""))
+        for column in inspector.get_columns(table):
+            definition = f"{column['type']} nullable={column['nullable']} default={column['default']}"
+            objects.add(("column", f"{table}.{column['name']}", definition))
+        primary_key = inspector.get_pk_constraint(table)
+        objects.add(("constraint", f"{table}.{primary_key.get('name')}", str(primary_key["constrained_columns"])))
+        for key in inspector.get_foreign_keys(table):
+            definition = (
+                f"{key['constrained_columns']} -> {key['referred_table']}{key['referred_columns']} {key['options']}"
+            )
+            objects.add(("constraint", f"{table}.{key.get('name')}", definition))
+        for unique in inspector.get_unique_constraints(table):
+            objects.add(("constraint", f"{table}.{unique.get('name')}", str(unique["column_names"])))
+        for check in inspector.get_check_constraints(table):
+            objects.add(("constraint", f"{table}.{check.get('name')}", " ".join(str(check["sqltext"]).split())))
+        for index in inspector.get_indexes(table):
+            options = {name: str(value) for name, value in index.get("dialect_options", {}).items()}
+            definition = f"{index['column_names']} unique={index['unique']} {options}"
+            objects.add(("index", f"{table}.{index['name']}", definition))
+    rows = connection.execute(
+        text("SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master WHERE type IN ('trigger', 'view')")
+    )
+    for kind, name, table, sql in rows:
+        if table not in BOOKKEEPING:
+            objects.add((str(kind), str(name), " ".join(str(sql).split())))
+    return objects
+
+
+def describe(objects: frozenset[SchemaObject] | set[SchemaObject]) -> list[str]:
+    """Short human descriptions of schema objects, sorted."""
+    return sorted(f"{kind} {name}" for kind, name, _ in objects)

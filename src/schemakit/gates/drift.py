@@ -1,0 +1,45 @@
+"""The drift gate: the models match the migrated schema, so autogenerate has nothing to write."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+
+from schemakit.gates.findings import Finding, GateResult
+from schemakit.migrations.autogenerate import CAPTURE_ATTRIBUTE
+from schemakit.migrations.commands import upgrade
+from schemakit.settings import DatabaseSettings
+
+__all__ = ["check_drift"]
+
+GATE = "drift"
+
+
+def check_drift(config: Config, settings: DatabaseSettings) -> GateResult:
+    """Migrate the database ``settings`` points at to head, then compare it with the models.
+
+    Runs the project's own ``env.py`` (and so its models and options) through autogenerate, writing no file.
+
+    Returns:
+        A ``models-differ`` finding carrying the migration code autogenerate would write.
+    """
+    config.attributes["settings"] = settings
+    upgrade(config, "heads")
+    captured: list[str] = []
+    config.attributes[CAPTURE_ATTRIBUTE] = captured
+    try:
+        command.revision(config, message="drift check", autogenerate=True)
+    finally:
+        del config.attributes[CAPTURE_ATTRIBUTE]
+    result = GateResult(GATE)
+    for code in captured:
+        result.findings.append(
+            Finding(
+                GATE,
+                "models-differ",
+                "the models differ from the migrated schema; add a migration "
+                "(alembic revision --autogenerate -m '...') with this upgrade:",
+                detail=code.strip(),
+            )
+        )
+    return result

@@ -1,0 +1,316 @@
+"""The lock-safety gate (PostgreSQL): migrations that would lock a busy table are found before they run.
+
+Two linters, both pointed at the revision file:
+
+* squawk (the ``squawk-cli`` package) reads each revision's offline SQL, one revision at a time, so a table
+  created by an earlier revision is not mistaken for a new, empty one.
+* A lint of the Alembic operations themselves, which gives the line in the ``.py`` file:
+
+  =========================  ============================================================================
+  ``index-not-concurrent``   ``create_index`` on an existing table without ``postgresql_concurrently=True``
+  ``not-null-no-default``    ``add_column`` of a NOT NULL column without a ``server_default``
+  ``constraint-not-valid``   a foreign key or check on an existing table that is validated while locked
+  ``column-type-change``     ``alter_column(type_=...)``: a rewrite of the table under an exclusive lock
+  ``rename``                 renaming a column or table breaks the code still running against it
+  ``drop``                   dropping a column or table breaks the code still running against it
+  =========================  ============================================================================
+
+A finding made on purpose is accepted by a comment on the operation's line or the line above it, with a
+reason: ``# schemakit: allow index-not-concurrent -- the table is empty at this point``. A squawk rule is
+accepted the same way, anywhere in the file (``# schemakit: allow adding-not-nullable-field -- ...``).
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from schemakit.gates.findings import Finding, GateResult
+from schemakit.gates.roundtrip import linear_history
+from schemakit.settings import DatabaseSettings
+
+__all__ = ["MARKER", "SQUAWK_EXCLUDED_RULES", "check_lock_safety", "lint_operations", "squawk_findings"]
+
+GATE = "lock-safety"
+#: The comment that accepts a finding: ``# schemakit: allow <rule>[, <rule>] -- <reason>``.
+MARKER = re.compile(r"#\s*schemakit:\s*allow\s+(?P<rules>[\w\-, ]+?)\s*(?:--\s*(?P<reason>\S.*))?$")
+#: squawk rules about style rather than locks, which the gate does not report.
+SQUAWK_EXCLUDED_RULES = (
+    "prefer-robust-stmts",
+    "prefer-bigint-over-int",
+    "prefer-bigint-over-smallint",
+    "prefer-identity",
+    "prefer-text-field",
+    "prefer-timestamptz",
+    "require-timeout-settings",
+)
+_OFFLINE_URL = "postgresql://offline@localhost/offline"
+
+
+@dataclass(frozen=True)
+class _Marker:
+    line: int
+    rules: frozenset[str]
+    reason: str | None
+
+
+def _markers(source: str) -> list[_Marker]:
+    markers = []
+    for number, line in enumerate(source.splitlines(), start=1):
+        match = MARKER.search(line)
+        if match:
+            rules = frozenset(rule.strip() for rule in match["rules"].split(",") if rule.strip())
+            markers.append(_Marker(number, rules, match["reason"]))
+    return markers
+
+
+def _accepted(markers: list[_Marker], rule: str, lines: Collection[int] | None) -> bool:
+    return any(rule in marker.rules and marker.reason and (lines is None or marker.line in lines) for marker in markers)
+
+
+def _call_name(node: ast.Call) -> tuple[str | None, str | None]:
+    function = node.func
+    if isinstance(function, ast.Attribute) and isinstance(function.value, ast.Name):
+        return function.value.id, function.attr
+    return None, None
+
+
+def _keyword(node: ast.Call, name: str) -> ast.expr | None:
+    return next((keyword.value for keyword in node.keywords if keyword.arg == name), None)
+
+
+def _is_true(node: ast.expr | None) -> bool:
+    return isinstance(node, ast.Constant) and node.value is True
+
+
+def _string(node: ast.expr | None) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _table_argument(node: ast.Call, position: int) -> str | None:
+    if len(node.args) > position:
+        return _string(node.args[position])
+    return _string(_keyword(node, "table_name"))
+
+
+def _operations(function: ast.FunctionDef) -> Iterator[tuple[ast.Call, str | None, str]]:
+    """Each ``op.<x>(...)`` / ``batch_op.<x>(...)`` call with the table it acts on, in order."""
+    batch_tables: dict[str, str | None] = {}
+    for node in ast.walk(function):
+        for item in node.items if isinstance(node, ast.With) else ():
+            call = item.context_expr
+            is_batch = isinstance(call, ast.Call) and _call_name(call)[1] == "batch_alter_table"
+            if is_batch and isinstance(item.optional_vars, ast.Name) and isinstance(call, ast.Call):
+                batch_tables[item.optional_vars.id] = _table_argument(call, 0)
+    calls = sorted((n for n in ast.walk(function) if isinstance(n, ast.Call)), key=lambda n: (n.lineno, n.col_offset))
+    for call in calls:
+        receiver, operation = _call_name(call)
+        if receiver in batch_tables and operation:
+            yield call, batch_tables[receiver], operation
+        elif receiver == "op" and operation:
+            position = 1 if operation in ("create_index", "create_foreign_key", "create_check_constraint") else 0
+            yield call, _table_argument(call, position), operation
+
+
+def _column_not_null_without_default(call: ast.Call) -> bool:
+    column = next((a for a in call.args if isinstance(a, ast.Call)), None)
+    if column is None:
+        return False
+    nullable = _keyword(column, "nullable")
+    primary = _is_true(_keyword(column, "primary_key"))
+    not_null = (isinstance(nullable, ast.Constant) and nullable.value is False) or primary
+    return not_null and _keyword(column, "server_default") is None
+
+
+def lint_operations(path: Path) -> list[Finding]:
+    """Lint the ``upgrade()`` of one revision file; accepted findings are left out."""
+    source = path.read_text()
+    tree = ast.parse(source, str(path))
+    upgrade = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "upgrade"), None)
+    if upgrade is None:
+        return []
+    markers = _markers(source)
+    findings = [
+        Finding(GATE, "marker-without-reason", "a schemakit allow comment needs a reason after --", str(path), m.line)
+        for m in markers
+        if not m.reason
+    ]
+    created: set[str] = set()
+    for call, table, operation in _operations(upgrade):
+        problem = _problem(call, table, operation, created)
+        if operation == "create_table" and table:
+            created.add(table)
+        if problem is None:
+            continue
+        rule, message = problem
+        if not _accepted(markers, rule, {call.lineno, call.lineno - 1}):
+            findings.append(Finding(GATE, rule, message, str(path), call.lineno))
+    return findings
+
+
+_Check = Callable[[ast.Call, str, bool], tuple[str, str] | None]
+
+
+def _index(call: ast.Call, where: str, existing: bool) -> tuple[str, str] | None:
+    if existing and not _is_true(_keyword(call, "postgresql_concurrently")):
+        return "index-not-concurrent", (
+            f"create_index {where} blocks writes while it builds; pass postgresql_concurrently=True "
+            "(inside op.get_context().autocommit_block())"
+        )
+    return None
+
+
+def _add_column(call: ast.Call, where: str, existing: bool) -> tuple[str, str] | None:
+    if existing and _column_not_null_without_default(call):
+        return "not-null-no-default", (
+            f"add_column {where}: a NOT NULL column without server_default fails on existing rows; add it "
+            "nullable, backfill, then set NOT NULL"
+        )
+    return None
+
+
+def _constraint(call: ast.Call, where: str, existing: bool) -> tuple[str, str] | None:
+    if existing and not _is_true(_keyword(call, "postgresql_not_valid")):
+        return "constraint-not-valid", (
+            f"the constraint {where} is checked against every row under lock; create it NOT VALID, then "
+            "VALIDATE CONSTRAINT in a later step"
+        )
+    return None
+
+
+def _alter_column(call: ast.Call, where: str, _existing: bool) -> tuple[str, str] | None:
+    if _keyword(call, "type_") is not None:
+        return "column-type-change", f"alter_column(type_=...) {where} rewrites the table under an exclusive lock"
+    if _keyword(call, "new_column_name") is not None:
+        return "rename", f"renaming a column {where}: running code still uses the old name; add, copy, then drop"
+    return None
+
+
+def _rename_table(_call: ast.Call, where: str, _existing: bool) -> tuple[str, str] | None:
+    return "rename", f"rename_table {where}: running code still uses the old name"
+
+
+def _drop(_call: ast.Call, where: str, _existing: bool) -> tuple[str, str] | None:
+    return "drop", f"dropping {where}: deploy code that no longer uses it first, then drop it"
+
+
+_CHECKS: dict[str, _Check] = {
+    "create_index": _index,
+    "add_column": _add_column,
+    "create_foreign_key": _constraint,
+    "create_check_constraint": _constraint,
+    "alter_column": _alter_column,
+    "rename_table": _rename_table,
+    "drop_column": _drop,
+    "drop_table": _drop,
+}
+
+
+def _problem(call: ast.Call, table: str | None, operation: str, created: set[str]) -> tuple[str, str] | None:
+    check = _CHECKS.get(operation)
+    if check is None:
+        return None
+    return check(call, f"on {table}" if table else "on an existing table", table not in created)
+
+
+def _offline_sql(config: Config, revision: str, down: str | None) -> str:
+    buffer = io.StringIO()
+    config.output_buffer = buffer
+    config.attributes["settings"] = DatabaseSettings(database_url=_OFFLINE_URL, _env_file=None)
+    command.upgrade(config, f"{down}:{revision}" if down else revision, sql=True)
+    config.output_buffer = None
+    return buffer.getvalue()
+
+
+def _function_line(path: Path, name: str) -> int | None:
+    tree = ast.parse(path.read_text(), str(path))
+    return next((n.lineno for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name), None)
+
+
+def _squawk() -> str | None:
+    beside_python = Path(sys.executable).parent / "squawk"
+    return str(beside_python) if beside_python.exists() else shutil.which("squawk")
+
+
+def squawk_findings(config: Config, *, only: Collection[str] | None = None) -> list[Finding]:
+    """Run squawk over each revision's offline SQL, one revision at a time.
+
+    Raises:
+        FileNotFoundError: If squawk is not installed (``pip install schemakit[check]``).
+    """
+    squawk = _squawk()
+    if squawk is None:
+        raise FileNotFoundError("squawk is not installed: pip install schemakit[check]")
+    findings = []
+    for script in linear_history(ScriptDirectory.from_config(config)):
+        path = Path(script.path).resolve()
+        if only is not None and str(path) not in only:
+            continue
+        down = script.down_revision if isinstance(script.down_revision, str) else None
+        sql = _offline_sql(config, script.revision, down)
+        markers = _markers(path.read_text())
+        with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as handle:
+            handle.write(sql)
+        try:
+            output = subprocess.run(
+                [
+                    squawk,
+                    "--reporter",
+                    "json",
+                    "--pg-version",
+                    "15",
+                    "--exclude",
+                    ",".join(SQUAWK_EXCLUDED_RULES),
+                    handle.name,
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
+        finally:
+            Path(handle.name).unlink()
+        lines = sql.splitlines()
+        upgrade_line = _function_line(path, "upgrade")
+        for item in json.loads(output or "[]"):
+            rule = item["rule_name"]
+            if _accepted(markers, rule, None):
+                continue
+            statement = lines[item["line"]].strip() if item["line"] < len(lines) else ""
+            findings.append(
+                Finding(
+                    GATE,
+                    rule,
+                    f"{item['message']} {item.get('help') or ''}".strip(),
+                    str(path),
+                    upgrade_line,
+                    statement,
+                )
+            )
+    return findings
+
+
+def check_lock_safety(config: Config, *, only: Collection[str] | None = None) -> GateResult:
+    """Run both linters over the project's revisions (those in ``only``, if given)."""
+    result = GateResult(GATE)
+    for script in linear_history(ScriptDirectory.from_config(config)):
+        path = Path(script.path).resolve()
+        if only is None or str(path) in only:
+            result.findings.extend(lint_operations(path))
+    try:
+        result.findings.extend(squawk_findings(config, only=only))
+    except FileNotFoundError as exc:
+        result.findings.append(Finding(GATE, "squawk-missing", str(exc)))
+    return result
