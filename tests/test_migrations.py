@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import textwrap
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from alembic import command
-from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, inspect, select, text
 from sqlalchemy.pool import NullPool
 
@@ -41,6 +36,14 @@ from schemakit.migrations import (
     upgrade_async,
 )
 from schemakit.migrations.locking import advisory_lock_key
+from tests.projects import (
+    add_revision,
+    configure,
+    copy_project,
+    head_revision,
+    initial_revision,
+    revision_count,
+)
 
 ROOT = Path(__file__).parent.parent
 DOMAIN_TABLES = {"users", "products", "orders", "order_items"}
@@ -50,53 +53,7 @@ BOOKKEEPING = {"alembic_version", CHECKSUM_TABLE, ENVIRONMENT_TABLE}
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A copy of the template's Alembic set-up, so tests may add revisions."""
-    folder = tmp_path / "project"
-    shutil.copytree(ROOT / "alembic", folder / "alembic", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "alembic.ini", folder / "alembic.ini")
-    return folder
-
-
-def configure(project: Path, url: str, **settings: object) -> Config:
-    return make_config(project / "alembic.ini", settings=DatabaseSettings(database_url=url, _env_file=None, **settings))
-
-
-def scripts(project: Path) -> ScriptDirectory:
-    return ScriptDirectory(str(project / "alembic"))
-
-
-def initial_revision(project: Path) -> str:
-    (base,) = scripts(project).get_bases()
-    return base
-
-
-def head_revision(project: Path) -> str:
-    head = scripts(project).get_current_head()
-    assert head is not None
-    return head
-
-
-def revision_count(project: Path) -> int:
-    return len(list(scripts(project).walk_revisions()))
-
-
-def add_revision(project: Path, name: str, body: str, *, down: str | None = None) -> str:
-    revision = uuid.uuid4().hex[:12]
-    down_revision = down or head_revision(project)
-    source = f'''
-        """{name}"""
-
-        import sqlalchemy as sa
-        from alembic import op
-
-        revision = {revision!r}
-        down_revision = {down_revision!r}
-        branch_labels = None
-        depends_on = None
-
-    '''
-    path = project / "alembic" / "versions" / f"29990101000000_{name}.py"
-    path.write_text(textwrap.dedent(source) + textwrap.dedent(body))
-    return revision
+    return copy_project(tmp_path / "project")
 
 
 def sync_engine(url: str) -> Engine:

@@ -98,7 +98,7 @@ def _sqlite(connection: Connection) -> set[SchemaObject]:
     )
     for kind, name, table, sql in rows:
         if table not in BOOKKEEPING:
-            objects.add((str(kind), str(name), " ".join(str(sql).split())))
+            objects.add((str(kind), f"{table}.{name}", " ".join(str(sql).split())))
     return objects
 
 

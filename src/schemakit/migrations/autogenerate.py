@@ -79,9 +79,8 @@ def skip_empty_revision(
     capture = context.config.attributes.get(CAPTURE_ATTRIBUTE)
     if capture is not None:
         if script.upgrade_ops is not None and not script.upgrade_ops.is_empty():
-            capture.append(
-                render_python_code(script.upgrade_ops, render_item=render_item, migration_context=migration_context)
-            )
+            # No migration context: given one, render_python_code would insist on target metadata it never uses.
+            capture.append(render_python_code(script.upgrade_ops, render_item=render_item))
         directives.clear()
         return
     if script.message is not None and script.upgrade_ops is not None and script.upgrade_ops.is_empty():

@@ -1,0 +1,284 @@
+"""Each quality gate fails on a small broken history and passes on the template."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
+
+from schemakit import DatabaseSettings
+from schemakit.cli import run_check
+from schemakit.gates import (
+    Finding,
+    added_since,
+    check_drift,
+    check_history,
+    check_integrity_against_database,
+    check_integrity_against_git,
+    check_lock_safety,
+    check_naming,
+    check_round_trip,
+    lint_operations,
+)
+from schemakit.migrations import upgrade
+from tests.projects import ROOT, add_revision, configure, copy_project, scripts
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return copy_project(tmp_path / "project")
+
+
+def rules(findings: list[Finding]) -> list[str]:
+    return [finding.rule for finding in findings]
+
+
+def line_of(path: Path, text: str) -> int:
+    return next(number for number, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
+def test_the_template_passes_every_gate(dialect: str) -> None:
+    report = run_check(ROOT / "alembic.ini", backend=dialect)
+    assert report.passed, report.text()
+    ran = {result.gate for result in report.results if not result.skipped}
+    expected = {"history", "round-trip", "drift", "naming"} | ({"lock-safety"} if dialect == "postgresql" else set())
+    assert ran == expected
+
+
+def test_history_finds_an_empty_downgrade_two_heads_and_bad_names(project: Path) -> None:
+    empty = add_revision(
+        project, "add_flag", "def upgrade():\n    op.execute('SELECT 1')\n\n\ndef downgrade():\n    pass\n"
+    )
+    add_revision(
+        project,
+        "Second Head",
+        "def upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n",
+        down=scripts(project).get_bases()[0],
+        stamp="2999",
+    )
+    result = check_history(scripts(project))
+    assert sorted(rules(result.findings)) == ["empty-downgrade", "empty-downgrade", "file-name", "several-heads"]
+    by_rule = {finding.rule: finding for finding in result.findings if finding.file == str(empty.resolve())}
+    assert by_rule["empty-downgrade"].line == line_of(empty, "def downgrade")
+    assert check_history(scripts(copy_project(project.parent / "clean"))).passed
+
+
+def test_round_trip_finds_a_leftover_trigger(project: Path, empty_database_url: str, dialect: str) -> None:
+    create = {
+        "postgresql": [
+            "CREATE TYPE mood AS ENUM ('calm', 'cross')",
+            "CREATE FUNCTION nothing() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
+            "CREATE TRIGGER extra BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION nothing()",
+        ],
+        "sqlite": ["CREATE TRIGGER extra AFTER INSERT ON users BEGIN SELECT 1; END"],
+    }[dialect]
+    body = "def upgrade():\n" + "".join(f"    op.execute({sql!r})\n" for sql in create)
+    body += "\n\ndef downgrade():\n    op.execute('SELECT 1')  # forgets what upgrade made\n"
+    path = add_revision(project, "leftovers", body)
+    config = configure(project, empty_database_url)
+    settings = DatabaseSettings(database_url=empty_database_url, _env_file=None)
+    result = check_round_trip(config, settings)
+    leaves = [f for f in result.findings if f.rule == "downgrade-leaves-behind"]
+    assert len(leaves) == 1
+    assert leaves[0].file == str(path.resolve())
+    assert leaves[0].line == line_of(path, "def downgrade")
+    assert "trigger users.extra" in leaves[0].message
+    if dialect == "postgresql":
+        assert "enum type mood" in leaves[0].message
+        assert "function nothing()" in leaves[0].message
+
+
+def test_drift_prints_the_migration_it_would_write(project: Path, empty_database_url: str) -> None:
+    (project / "alembic" / "env.py").write_text(
+        "import example_app.models  # noqa: F401\n"
+        "from sqlalchemy import Column, MetaData, String\n"
+        "from schemakit import Base\n"
+        "from schemakit.migrations import run_migrations\n\n"
+        "metadata = MetaData(naming_convention=Base.metadata.naming_convention)\n"
+        "for table in Base.metadata.sorted_tables:\n"
+        "    table.to_metadata(metadata)\n"
+        "metadata.tables['users'].append_column(Column('nickname', String(30)))\n"
+        "run_migrations(metadata)\n"
+    )
+    settings = DatabaseSettings(database_url=empty_database_url, _env_file=None)
+    result = check_drift(configure(project, empty_database_url), settings)
+    (finding,) = result.findings
+    assert finding.rule == "models-differ"
+    assert "op.add_column('users', sa.Column('nickname', sa.String(length=30), nullable=True))" in (
+        finding.detail or ""
+    )
+    assert check_drift(configure(copy_project(project.parent / "clean"), empty_database_url), settings).passed
+
+
+def test_naming_finds_bad_names_missing_ondelete_and_unindexed_keys(project: Path, empty_database_url: str) -> None:
+    path = add_revision(
+        project,
+        "add_notes",
+        """
+        def upgrade():
+            op.create_table(
+                "note",
+                sa.Column("id", sa.Integer, primary_key=True),
+                sa.Column("created_at", sa.DateTime(timezone=True)),
+                sa.Column("updated_at", sa.DateTime(timezone=True)),
+                sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id", name="fk_note_user_id_users")),
+                sa.Column("Body", sa.Text),
+                sa.PrimaryKeyConstraint("id", name="pk_note"),
+            )
+            op.create_index("users_by_name", "users", ["display_name"])
+
+        def downgrade():
+            op.drop_index("users_by_name", table_name="users")
+            op.drop_table("note")
+        """,
+    )
+    upgrade(configure(project, empty_database_url))
+    engine = create_engine(
+        DatabaseSettings(database_url=empty_database_url, _env_file=None).sync_url, poolclass=NullPool
+    )
+    with engine.connect() as connection:
+        result = check_naming(connection, [Path(s.path) for s in scripts(project).walk_revisions()])
+    engine.dispose()
+    assert sorted(rules(result.findings)) == [
+        "column-name",
+        "index-name",
+        "ondelete",
+        "plural",
+        "unindexed-foreign-key",
+    ]
+    index = next(f for f in result.findings if f.rule == "index-name")
+    assert index.message == "users_by_name on users should be named idx_users_display_name"
+    assert (index.file, index.line) == (str(path.resolve()), line_of(path, 'op.create_index("users_by_name"'))
+
+
+@pytest.mark.parametrize("dialect", [pytest.param("postgresql", marks=pytest.mark.requires_postgres)])
+def test_lock_safety_finds_an_index_built_without_concurrently(project: Path, dialect: str) -> None:
+    del dialect
+    path = add_revision(
+        project,
+        "index_names",
+        """
+        def upgrade():
+            op.create_index(op.f("idx_users_display_name"), "users", ["display_name"])
+
+        def downgrade():
+            op.drop_index(op.f("idx_users_display_name"), table_name="users")
+        """,
+    )
+    config = configure(project, "postgresql://offline@localhost/offline")
+    result = check_lock_safety(config)
+    ours = [f for f in result.findings if f.file == str(path.resolve())]
+    assert {f.rule for f in ours} == {"index-not-concurrent", "require-concurrent-index-creation"}
+    lint = next(f for f in ours if f.rule == "index-not-concurrent")
+    assert lint.line == line_of(path, "op.create_index")
+    squawk = next(f for f in ours if f.rule == "require-concurrent-index-creation")
+    assert squawk.detail == "CREATE INDEX idx_users_display_name ON users (display_name);"
+    others = [f for f in result.findings if f.file != str(path.resolve())]
+    assert others == []  # the template's revisions are linted one at a time and pass
+
+
+def test_allow_markers_need_a_reason(tmp_path: Path) -> None:
+    path = tmp_path / "29990101000000_markers.py"
+    path.write_text(
+        "def upgrade():\n"
+        "    # schemakit: allow index-not-concurrent -- the table is created empty by the previous revision\n"
+        "    op.create_index('idx_a_b', 'a', ['b'])\n"
+        "    op.create_index('idx_a_c', 'a', ['c'])  # schemakit: allow index-not-concurrent\n"
+        "    op.drop_column('a', 'd')\n"
+        "    op.add_column('a', sa.Column('e', sa.Integer, nullable=False))\n"
+        "    op.create_foreign_key('fk', 'a', 'b', ['x'], ['id'])\n"
+        "    op.alter_column('a', 'f', type_=sa.BigInteger)\n"
+        "    op.alter_column('a', 'g', new_column_name='h')\n"
+        "    with op.batch_alter_table('a') as batch_op:\n"
+        "        batch_op.create_index('idx_a_i', ['i'])\n"
+    )
+    findings = lint_operations(path)
+    assert [(f.rule, f.line) for f in findings] == [
+        ("marker-without-reason", 4),
+        ("index-not-concurrent", 4),
+        ("drop", 5),
+        ("not-null-no-default", 6),
+        ("constraint-not-valid", 7),
+        ("column-type-change", 8),
+        ("rename", 9),
+        ("index-not-concurrent", 11),
+    ]
+
+
+def test_integrity_against_a_database(project: Path, empty_database_url: str) -> None:
+    upgrade(configure(project, empty_database_url))
+    (revision,) = (project / "alembic" / "versions").glob("*add_order_numbers.py")
+    engine = create_engine(
+        DatabaseSettings(database_url=empty_database_url, _env_file=None).sync_url, poolclass=NullPool
+    )
+    with engine.connect() as connection:
+        assert check_integrity_against_database(scripts(project), connection).passed
+        revision.write_text(revision.read_text() + "\n# edited\n")
+        (finding,) = check_integrity_against_database(scripts(project), connection).findings
+    engine.dispose()
+    assert finding.rule == "edited-after-apply"
+    assert finding.file == str(revision.resolve())
+
+
+def git(folder: Path, *arguments: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.test", *arguments],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_a_baseline_checks_only_newer_revisions_and_keeps_older_ones_unedited(project: Path) -> None:
+    old = add_revision(
+        project, "Badly Named Old", "def upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n", stamp="2998"
+    )
+    git(project, "init", "-q")
+    git(project, "add", ".")
+    git(project, "commit", "-qm", "baseline")
+    new = add_revision(
+        project, "new_one", "def upgrade():\n    op.execute('SELECT 1')\n\n\ndef downgrade():\n    pass\n"
+    )
+    only = added_since(scripts(project), "HEAD")
+    assert only == {str(new.resolve())}
+    assert rules(check_history(scripts(project), only=only).findings) == ["empty-downgrade"]
+    assert sorted(rules(check_history(scripts(project)).findings)) == [
+        "empty-downgrade",
+        "empty-downgrade",
+        "file-name",
+    ]
+    assert check_integrity_against_git(scripts(project), "HEAD").passed
+    old.write_text(old.read_text() + "\n# edited after merge\n")
+    (finding,) = check_integrity_against_git(scripts(project), "HEAD").findings
+    assert (finding.rule, finding.file) == ("edited-after-merge", str(old.resolve()))
+
+
+def schemakit_check(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "schemakit.cli", "check", *arguments],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+def test_the_command_reports_and_exits(project: Path, dialect: str) -> None:
+    passing = schemakit_check("--backend", dialect, "--format", "json", cwd=ROOT)
+    assert passing.returncode == 0, passing.stdout + passing.stderr
+    assert json.loads(passing.stdout)["passed"] is True
+    add_revision(project, "add_flag", "def upgrade():\n    op.execute('SELECT 1')\n\n\ndef downgrade():\n    pass\n")
+    failing = schemakit_check("--backend", dialect, cwd=project)
+    assert failing.returncode == 1
+    assert "FAIL  history" in failing.stdout
+    assert "alembic/versions/29990101000000_add_flag.py:" in failing.stdout
+    assert "[empty-downgrade]" in failing.stdout
+    unusable = schemakit_check("--since", "no-such-ref", cwd=project)
+    assert unusable.returncode == 2
+    assert "schemakit check: git" in unusable.stderr
