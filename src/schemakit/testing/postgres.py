@@ -23,7 +23,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +59,7 @@ _BINARY_FOLDERS = (
     "/Applications/Postgres.app/Contents/Versions/*/bin",
 )
 _START_TIMEOUT_SECONDS = 60
+_FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 _CLUSTER_PREFIX = "schemakit-pg-"
 _OWNER_FILE = "owner.pid"
 _CONTAINER_IMAGE = "postgres:17-alpine"
@@ -120,10 +121,16 @@ class ThrowawayCluster:
     """A PostgreSQL cluster in a temporary folder, for one test run.
 
     Use it as a context manager; :attr:`url` is valid inside the block.
+
+    Args:
+        binaries: The folder of ``initdb`` and ``pg_ctl``.
+        server_settings: Server settings over the defaults (``fsync``, ``synchronous_commit`` and
+            ``full_page_writes`` off, for speed); a benchmark of WAL volume sets ``full_page_writes`` on.
     """
 
-    def __init__(self, binaries: Path) -> None:
+    def __init__(self, binaries: Path, server_settings: Mapping[str, str] | None = None) -> None:
         self.binaries = binaries
+        self.server_settings = {**_FAST_SETTINGS, **(server_settings or {})}
         self.port = _free_port()
         self._folder = Path(tempfile.mkdtemp(prefix=_CLUSTER_PREFIX))
         self.data_dir = self._folder / "data"
@@ -141,10 +148,8 @@ class ThrowawayCluster:
                 "initdb", "-D", str(self.data_dir), "-U", _SERVER_USER, "-A", "trust",
                 "-E", "UTF8", "--no-locale", "--no-sync",
             )  # fmt: skip
-            options = (
-                f"-F -p {self.port} -k {self._folder} -c listen_addresses=127.0.0.1 "
-                "-c full_page_writes=off -c synchronous_commit=off"
-            )
+            settings = " ".join(f"-c {name}={value}" for name, value in self.server_settings.items())
+            options = f"-p {self.port} -k {self._folder} -c listen_addresses=127.0.0.1 {settings}"
             self._run(
                 "pg_ctl", "-D", str(self.data_dir), "-l", str(self._folder / "server.log"),
                 "-w", "-t", str(_START_TIMEOUT_SECONDS), "-o", options, "start",
@@ -246,11 +251,14 @@ def _container() -> Iterator[PostgresServer]:
 
 
 @contextmanager
-def provide_postgres(*, container: bool = False) -> Iterator[PostgresServer]:
+def provide_postgres(
+    *, container: bool = False, server_settings: Mapping[str, str] | None = None
+) -> Iterator[PostgresServer]:
     """Provide a PostgreSQL server for the duration of the block.
 
     Args:
         container: Start a testcontainers container instead of a throwaway cluster.
+        server_settings: Settings for a throwaway cluster (see :class:`ThrowawayCluster`).
 
     Yields:
         The server, from ``TEST_DATABASE_URL``, a throwaway cluster or a container.
@@ -276,7 +284,7 @@ def provide_postgres(*, container: bool = False) -> Iterator[PostgresServer]:
             f"{TEST_DATABASE_URL_VARIABLE} is not set and no PostgreSQL server binaries (initdb, pg_ctl) "
             "were found on PATH or in the usual install folders"
         )
-    with ThrowawayCluster(binaries) as cluster:
+    with ThrowawayCluster(binaries, server_settings) as cluster:
         yield PostgresServer(
             cluster.url, f"throwaway cluster from {binaries} on 127.0.0.1:{cluster.port} (removed at exit)"
         )
