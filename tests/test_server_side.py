@@ -1,9 +1,9 @@
 """Rows written by raw SQL get v7 ids and a fresh updated_at, as ORM writes do."""
 
 import time
-from itertools import pairwise
 import uuid
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import Engine, select, text
