@@ -41,6 +41,7 @@ class ModelPlan:
     key_where: ColumnElement[bool] | None
     columns: Mapping[str, Column[Any]]  # fixture field (attribute name) -> column
     references: Mapping[str, Reference]
+    converters: Mapping[str, Callable[[Any], Any]]  # fixture field -> conversion to the column's type
 
     @property
     def name(self) -> str:
@@ -110,7 +111,10 @@ def _plan(fixture: Fixture, mapper: Mapper[Any]) -> ModelPlan:
                 f"relationship of {fixture.model}"
             )
     key_where = _unique_cover(table, key_columns, fixture)
-    return ModelPlan(fixture, mapper, table, fixture.key, tuple(key_columns), key_where, columns, references)
+    converters = {name: converter(column) for name, column in columns.items()}
+    return ModelPlan(
+        fixture, mapper, table, fixture.key, tuple(key_columns), key_where, columns, references, converters
+    )
 
 
 def _unique_cover(table: Table, key_columns: Sequence[str], fixture: Fixture) -> ColumnElement[bool] | None:
@@ -158,8 +162,8 @@ def _ordered(plans: Mapping[str, ModelPlan]) -> list[ModelPlan]:
     return ordered
 
 
-def coerce(value: Any, column: Column[Any], where: str) -> Any:
-    """Convert a fixture value (as JSON or YAML gives it) to the column's Python type.
+def coerce(value: Any, column: Column[Any], convert: Callable[[Any], Any], where: str) -> Any:
+    """Convert a fixture value (as JSON or YAML gives it) with ``convert``, the column's :func:`converter`.
 
     Raises:
         FixtureError: If the value cannot be read as that type; ``where`` names the file, row and field.
@@ -169,7 +173,7 @@ def coerce(value: Any, column: Column[Any], where: str) -> Any:
             raise FixtureError(f"{where}: {column.name} cannot be null")
         return None
     try:
-        return _convert(value, column)
+        return convert(value)
     except (ValueError, TypeError, InvalidOperation) as exc:
         raise FixtureError(f"{where}: cannot read {value!r} as {_type_name(column)}: {exc}") from None
 
@@ -226,16 +230,21 @@ _CONVERTERS: dict[type, Callable[[Any], Any]] = {
 }
 
 
-def _convert(value: Any, column: Column[Any]) -> Any:
+def _unchanged(value: Any) -> Any:
+    return value
+
+
+def converter(column: Column[Any]) -> Callable[[Any], Any]:
+    """The function that turns a fixture value into ``column``'s Python type (chosen once per column)."""
     column_type = column.type
     if isinstance(column_type, Enum) and column_type.enum_class is not None:
-        return _as_member(value, column_type.enum_class)
+        enum_class = column_type.enum_class
+        return lambda value: _as_member(value, enum_class)
     try:
         python_type = column_type.python_type
     except NotImplementedError:
-        return value
-    converter = _CONVERTERS.get(python_type)
-    return converter(value) if converter else value
+        return _unchanged
+    return _CONVERTERS.get(python_type, _unchanged)
 
 
 def _type_name(column: Column[Any]) -> str:
