@@ -23,11 +23,13 @@ check: $(STAMP)
 	$(VENV)/bin/schemakit check
 	$(VENV)/bin/schemakit check --backend sqlite
 
+BENCHMARKS := bench_ids bench_keys bench_mixins bench_seed bench_migrations bench_testkit
+
 bench: $(STAMP)
-	$(PY) -m benchmarks.bench_testkit
+	for name in $(BENCHMARKS); do $(PY) -m benchmarks.$$name || exit 1; done
 
 bench-quick: $(STAMP)
-	$(PY) -m benchmarks.bench_testkit --quick
+	for name in $(BENCHMARKS); do $(PY) -m benchmarks.$$name --quick || exit 1; done
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests scripts alembic benchmarks

@@ -58,7 +58,7 @@ def main() -> None:
         databases.ensure_template()
         seconds: dict[str, list[float]] = {"COPY": [], "seed": []}
         for _ in range(repeats):
-            for method in seconds:
+            for method, samples in seconds.items():
                 database = databases.clone(f"seed_{uuid.uuid4().hex[:8]}")
                 started = time.perf_counter()
                 if method == "COPY":
@@ -72,7 +72,7 @@ def main() -> None:
                     with engine.connect() as connection:
                         seed(connection, [Fixture("Product", ("sku",), rows)], mappers=Base.registry)
                     engine.dispose()
-                seconds[method].append(time.perf_counter() - started)
+                samples.append(time.perf_counter() - started)
                 databases.drop(database)
     measurements = [
         Measurement("asyncpg copy_records_to_table", seconds["COPY"]),

@@ -24,6 +24,7 @@ from alembic.runtime.migration import MigrationContext, MigrationInfo
 from alembic.script import Script, ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Column, Connection, String, Table, delete, insert, inspect, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from schemakit.errors import SchemakitError
 from schemakit.naming import make_metadata
@@ -146,9 +147,13 @@ class ChecksumLedger:
         connection, revision = ctx.connection, step.up_revision_id
         if connection is None or revision is None:
             return
-        connection.execute(delete(self.table).where(self.table.c.revision == revision))
-        if step.is_upgrade:
-            connection.execute(insert(self.table).values(_row(revision, self.script.get_revision(revision))))
+        if not step.is_upgrade:
+            connection.execute(delete(self.table).where(self.table.c.revision == revision))
+            return
+        # One statement a migration: an upsert, in case a stamp or an earlier run left a row.
+        row = _row(revision, self.script.get_revision(revision))
+        upsert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(self.table)
+        connection.execute(upsert.values(row).on_conflict_do_update(index_elements=[self.table.c.revision], set_=row))
 
 
 def _path(script: Script | None) -> str | None:
