@@ -277,20 +277,30 @@ def db_session(db_connection: Connection) -> Iterator[Session]:
     session.close()
 
 
+class _Binder:
+    """Binds session factories to a test's connection, and puts their settings back afterwards."""
+
+    def __init__(self, connection: Connection | AsyncConnection) -> None:
+        self.connection = connection
+        self.bound: list[tuple[Any, dict[str, Any]]] = []
+
+    def __call__(self, factory: Any) -> Any:
+        self.bound.append((factory, dict(factory.kw)))
+        factory.configure(bind=self.connection, join_transaction_mode="create_savepoint")
+        return factory
+
+    def restore(self) -> None:
+        for factory, kw in reversed(self.bound):
+            factory.kw.clear()
+            factory.kw.update(kw)
+
+
 @pytest.fixture
 def bind_session_factory(db_connection: Connection) -> Iterator[Callable[[sessionmaker[Any]], sessionmaker[Any]]]:
     """Point application session factories at the test's connection until the test ends."""
-    restore: list[tuple[sessionmaker[Any], dict[str, Any]]] = []
-
-    def bind(factory: sessionmaker[Any]) -> sessionmaker[Any]:
-        restore.append((factory, dict(factory.kw)))
-        factory.configure(bind=db_connection, join_transaction_mode="create_savepoint")
-        return factory
-
-    yield bind
-    for factory, kw in reversed(restore):
-        factory.kw.clear()
-        factory.kw.update(kw)
+    binder = _Binder(db_connection)
+    yield binder
+    binder.restore()
 
 
 @pytest.fixture
@@ -369,14 +379,6 @@ else:
         async_db_connection: AsyncConnection,
     ) -> AsyncIterator[Callable[[async_sessionmaker[Any]], async_sessionmaker[Any]]]:
         """Point application async session factories at the test's connection until the test ends."""
-        restore: list[tuple[async_sessionmaker[Any], dict[str, Any]]] = []
-
-        def bind(factory: async_sessionmaker[Any]) -> async_sessionmaker[Any]:
-            restore.append((factory, dict(factory.kw)))
-            factory.configure(bind=async_db_connection, join_transaction_mode="create_savepoint")
-            return factory
-
-        yield bind
-        for factory, kw in reversed(restore):
-            factory.kw.clear()
-            factory.kw.update(kw)
+        binder = _Binder(async_db_connection)
+        yield binder
+        binder.restore()
