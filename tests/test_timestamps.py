@@ -1,4 +1,5 @@
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select, text
@@ -73,3 +74,13 @@ def test_ids_sort_by_creation_in_the_database(engine: Engine) -> None:
         assert session.scalars(select(Everything.label).order_by(Everything.id)).all() == labels
         ids = session.scalars(select(Everything.id).order_by(Everything.id)).all()
         assert {value.version for value in ids} == {7}
+
+
+def test_explicit_ids_and_timestamps_are_kept(engine: Engine) -> None:
+    chosen_id = uuid.UUID("01890a5d-ac96-774b-bcce-b302099a8057")
+    chosen_time = datetime(2025, 5, 4, 3, 2, 1, tzinfo=UTC)
+    with session_scope(make_session_factory(engine)) as session:
+        session.add(Everything(id=chosen_id, label="explicit", created_at=chosen_time))
+    with make_session_factory(engine)() as session:
+        row = session.get_one(Everything, chosen_id)
+        assert (row.created_at, row.updated_at) == (chosen_time, chosen_time)

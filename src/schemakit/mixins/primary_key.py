@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import Uuid
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Connection, Uuid, event
+from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
 from schemakit.ids import uuid7
 from schemakit.sql import uuid7_server_default
@@ -24,3 +25,11 @@ class UUIDv7PrimaryKeyMixin:
     id: Mapped[uuid.UUID] = mapped_column(
         Uuid(), primary_key=True, default=uuid7, server_default=uuid7_server_default(), sort_order=-100
     )
+
+
+@event.listens_for(UUIDv7PrimaryKeyMixin, "before_insert", propagate=True)
+def _assign_id(_mapper: Mapper[Any], _connection: Connection, target: UUIDv7PrimaryKeyMixin) -> None:
+    # Assigned here rather than left to the column default, so the ORM knows every primary key before the
+    # INSERT and can send the rows as one executemany instead of a batched INSERT ... RETURNING.
+    if target.id is None:
+        target.id = uuid7()

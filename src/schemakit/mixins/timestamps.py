@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.engine.default import DefaultExecutionContext
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
 from schemakit.sql import UPDATED_AT_TRIGGER
 from schemakit.types import UTCDateTime, utc_now
@@ -43,3 +44,13 @@ class TimestampMixin:
         sort_order=101,
         info={UPDATED_AT_TRIGGER: True},
     )
+
+
+@event.listens_for(TimestampMixin, "before_insert", propagate=True)
+def _stamp_insert(_mapper: Mapper[Any], _connection: Connection, target: TimestampMixin) -> None:
+    # Set in the ORM rather than by the column defaults (which serve Core inserts), so the ORM holds every
+    # server-defaulted value and need not fetch them back with INSERT ... RETURNING.
+    if target.created_at is None:
+        target.created_at = utc_now()
+    if target.updated_at is None:
+        target.updated_at = target.created_at
