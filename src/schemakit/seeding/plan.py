@@ -162,20 +162,15 @@ def _ordered(plans: Mapping[str, ModelPlan]) -> list[ModelPlan]:
     return ordered
 
 
-def coerce(value: Any, column: Column[Any], convert: Callable[[Any], Any], where: str) -> Any:
-    """Convert a fixture value (as JSON or YAML gives it) with ``convert``, the column's :func:`converter`.
-
-    Raises:
-        FixtureError: If the value cannot be read as that type; ``where`` names the file, row and field.
-    """
+def bad_value_message(value: Any, column: Column[Any], convert: Callable[[Any], Any]) -> str | None:
+    """Why ``value`` does not fit ``column`` (with its :func:`converter`), or ``None`` if it does."""
     if value is None:
-        if not column.nullable:
-            raise FixtureError(f"{where}: {column.name} cannot be null")
-        return None
+        return None if column.nullable else f"{column.name} cannot be null"
     try:
-        return convert(value)
+        convert(value)
     except (ValueError, TypeError, InvalidOperation) as exc:
-        raise FixtureError(f"{where}: cannot read {value!r} as {_type_name(column)}: {exc}") from None
+        return f"cannot read {value!r} as {_type_name(column)}: {exc}"
+    return None
 
 
 def _as_member(value: Any, enum_class: type[enum.Enum]) -> enum.Enum:
@@ -256,6 +251,8 @@ def _type_name(column: Column[Any]) -> str:
 
 def canonical(value: Any) -> str:
     """A stable text form of a natural key value, for deterministic ids and messages."""
+    if type(value) is str:
+        return value
     if isinstance(value, Mapping):
         return json.dumps({str(k): canonical(v) for k, v in value.items()}, sort_keys=True)
     if isinstance(value, enum.Enum):
