@@ -11,6 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from schemakit import (
     TYPE_ANNOTATION_MAP,
     AuditMixin,
+    ServerUUIDv7PrimaryKeyMixin,
     SoftDeleteMixin,
     TimestampMixin,
     UUIDv7PrimaryKeyMixin,
@@ -77,3 +78,10 @@ class Shelf(UUIDv7PrimaryKeyMixin, TestBase):
     )
     region_code: Mapped[str] = mapped_column(String(10))
     site_number_within_region: Mapped[int]
+
+
+class Reading(ServerUUIDv7PrimaryKeyMixin, TimestampMixin, TestBase):
+    """Rows whose ids the database makes, as for a table loaded by concurrent writers."""
+
+    __tablename__ = "readings"
+    sensor: Mapped[str] = mapped_column(String(20))

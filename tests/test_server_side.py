@@ -78,3 +78,19 @@ def test_server_made_ids_follow_insertion_order_within_a_millisecond(engine: Eng
         labels = list(connection.scalars(text("SELECT label FROM everything ORDER BY id")))
     in_order = sum(a < b for a, b in pairwise(labels))
     assert in_order / (len(labels) - 1) >= 0.99  # microsecond steps; two calls in one microsecond may tie
+
+
+def test_server_made_ids_through_the_orm(engine: Engine) -> None:
+    from tests.models import Reading
+
+    with session_scope(make_session_factory(engine)) as session:
+        readings = [Reading(sensor=f"s{n}") for n in range(50)]
+        session.add_all(readings)
+        session.flush()
+        ids = [reading.id for reading in readings]
+    assert all(isinstance(value, uuid.UUID) and value.version == 7 for value in ids)
+    assert len(set(ids)) == 50
+    with make_session_factory(engine)() as session:
+        stored = session.get_one(Reading, ids[0])
+        assert stored.sensor == "s0"
+        assert abs(uuid7_time(stored.id) - stored.created_at) < timedelta(seconds=5)

@@ -31,6 +31,7 @@ from schemakit.ids import deterministic_uuid7, uuid7, uuid7_time
 from schemakit.mixins import (
     INCLUDE_DELETED,
     AuditMixin,
+    ServerUUIDv7PrimaryKeyMixin,
     SoftDeleteMixin,
     TimestampMixin,
     UUIDv7PrimaryKeyMixin,
@@ -56,6 +57,7 @@ __all__ = [
     "JSONDocument",
     "NaiveDatetimeError",
     "SchemakitError",
+    "ServerUUIDv7PrimaryKeyMixin",
     "Session",
     "SoftDeleteMixin",
     "TimestampMixin",
