@@ -16,12 +16,12 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import URL, create_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy import URL
 
 from benchmarks.common import Measurement, header, postgres, repeat, save, table
 from schemakit import DatabaseSettings
 from schemakit.migrations import make_config
+from schemakit.testing.databases import PostgresTestDatabases, TestDatabase
 
 ROOT = Path(__file__).parent.parent
 
@@ -85,18 +85,15 @@ def main() -> None:
     title = f"alembic upgrade head, {revisions} revisions (PostgreSQL)"
     with postgres() as server, tempfile.TemporaryDirectory() as work:
         print(header(title, server))
-        admin = create_engine(server.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-        databases: list[str] = []
-
-        def fresh() -> URL:
-            name = f"bench_migrations_test_{uuid.uuid4().hex[:8]}"
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-            databases.append(name)
-            return server.url.set(database=name)
-
         plain_ini = history(Path(work) / "plain", PLAIN_ENV, revisions)
         schemakit_ini = history(Path(work) / "schemakit", SCHEMAKIT_ENV, revisions)
+        databases = PostgresTestDatabases(server.url, "bench_migrations", plain_ini)
+        made: list[TestDatabase] = []
+
+        def fresh() -> URL:
+            made.append(databases.create_empty(uuid.uuid4().hex[:8]))
+            return made[-1].url
+
         configs: dict[str, Config] = {}
 
         def prepare(kind: str) -> None:
@@ -122,10 +119,8 @@ def main() -> None:
                 "schemakit env (lock, checksums, timeouts)", samples["schemakit"], baseline="plain Alembic env"
             ),
         ]
-        with admin.connect() as connection:
-            for name in databases:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+        for database in made:
+            databases.drop(database)
     print(f"\n## Median of {repeats} runs\n{table(measurements)}")
     path = save("migrations_quick" if arguments.quick else "migrations", title, measurements, revisions=revisions)
     print(f"\nresults: {path.relative_to(ROOT)}")

@@ -76,16 +76,11 @@ def per_test_costs(databases: PostgresTestDatabases, database: TestDatabase, tes
 
 def database_costs(databases: PostgresTestDatabases, runs: int) -> list[Measurement]:
     """Time getting a migrated database: migrating an empty one, or cloning the template."""
-    names: list[str] = []
+    migrated: list[TestDatabase] = []
 
     def migrate_fresh() -> None:
-        name = f"{databases.base}_bench_{uuid.uuid4().hex[:8]}"
-        names.append(name)
-        admin = create_engine(databases.server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        admin.dispose()
-        migrate(databases.alembic_ini, databases.url(name))
+        migrated.append(databases.create_empty(f"bench_{uuid.uuid4().hex[:8]}"))
+        migrate(databases.alembic_ini, migrated[-1].url)
 
     clones: list[TestDatabase] = []
     measurements = [
@@ -96,10 +91,8 @@ def database_costs(databases: PostgresTestDatabases, runs: int) -> list[Measurem
             baseline="create + migrate to head",
         ),
     ]
-    for clone in clones:
-        databases.drop(clone)
-    for name in names:
-        databases.drop(TestDatabase(databases.url(name), "postgresql"))
+    for database in clones + migrated:
+        databases.drop(database)
     return measurements
 
 

@@ -116,12 +116,7 @@ def empty_database_url(request: pytest.FixtureRequest, dialect: str, tmp_path: P
     if dialect == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty_test.db'}"
         return
-    server = _postgres(request).server
-    name = f"schemakit_empty_test_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield server.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    databases = _postgres(request)
+    database = databases.create_empty(f"empty_{uuid.uuid4().hex[:8]}")
+    yield database.url.render_as_string(hide_password=False)
+    databases.drop(database)

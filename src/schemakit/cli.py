@@ -35,29 +35,25 @@ from schemakit.gates import (
 )
 from schemakit.migrations.commands import make_config
 from schemakit.settings import DatabaseSettings
+from schemakit.testing.databases import PostgresTestDatabases
 from schemakit.testing.postgres import PostgresUnavailableError, provide_postgres
 
 __all__ = ["main", "run_check"]
 
 
 @contextmanager
-def _throwaway_database(backend: str) -> Iterator[DatabaseSettings]:
+def _throwaway_database(backend: str, config_path: Path) -> Iterator[DatabaseSettings]:
     if backend == "sqlite":
         with tempfile.TemporaryDirectory(prefix="schemakit-check-") as folder:
             yield DatabaseSettings(database_url=f"sqlite:///{folder}/check_test.db", app_env="test", _env_file=None)
         return
     with provide_postgres() as server:
-        name = f"schemakit_check_test_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(server.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        databases = PostgresTestDatabases(server.url, "schemakit_check", config_path)
+        database = databases.create_empty(uuid.uuid4().hex[:8])
         try:
-            url = server.url.set(database=name).render_as_string(hide_password=False)
-            yield DatabaseSettings(database_url=url, app_env="test", _env_file=None)
+            yield database.settings
         finally:
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.dispose()
+            databases.drop(database)
 
 
 def run_check(
@@ -80,7 +76,7 @@ def run_check(
     only = added_since(script, since) if since else None
     files = [Path(revision.path) for revision in script.walk_revisions()]
     results = [check_history(script, only=only)]
-    with _throwaway_database(backend) as settings:
+    with _throwaway_database(backend, config_path) as settings:
         results.append(check_round_trip(config, settings, only=only))
         results.append(check_drift(config, settings))
         engine = create_engine(settings.sync_url, poolclass=NullPool)

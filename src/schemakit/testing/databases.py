@@ -198,19 +198,26 @@ class PostgresTestDatabases:
 
     def clone(self, suffix: str) -> TestDatabase:
         """Create ``<project>_test_<suffix>`` from the template (replacing any leftover of that name)."""
+        return self._create(suffix, f' TEMPLATE "{self.template_name}"')
+
+    def create_empty(self, suffix: str) -> TestDatabase:
+        """Create an empty ``<project>_test_<suffix>``, replacing any leftover; drop it with :meth:`drop`."""
+        return self._create(suffix, "")
+
+    def _create(self, suffix: str, template_clause: str) -> TestDatabase:
         name = f"{self.base}_{_safe_name(suffix)}"[:_MAX_NAME]
         check_disposable(self.url(name), self.allowed_hosts)
         admin = self._admin()
         try:
             with admin.connect() as connection:
                 self._drop(connection, name)
-                connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self.template_name}"'))
+                connection.execute(text(f'CREATE DATABASE "{name}"{template_clause}'))
         finally:
             admin.dispose()
         return TestDatabase(self.url(name).set(drivername="postgresql+psycopg"), "postgresql")
 
     def drop(self, database: TestDatabase) -> None:
-        """Drop a clone."""
+        """Drop a clone or an empty database made here."""
         admin = self._admin()
         try:
             with admin.connect() as connection:
