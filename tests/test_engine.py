@@ -184,3 +184,35 @@ async def test_pgbouncer_mode(postgres_url: str) -> None:
             assert await connection.scalar(select(func.count()).select_from(User)) == 0
     sync_engine.dispose()
     await async_engine.dispose()
+
+
+def test_begin_or_nest_commits_alone_and_nests_inside_a_transaction(engine: Engine) -> None:
+    from schemakit.engine import begin_or_nest
+
+    with engine.connect() as connection:
+        with begin_or_nest(connection):
+            connection.execute(text("INSERT INTO users (email, display_name) VALUES ('a@example.test', 'A')"))
+        assert not connection.in_transaction()
+    with engine.connect() as connection, connection.begin() as outer:
+        with pytest.raises(RuntimeError, match="inner"), begin_or_nest(connection):
+            connection.execute(text("INSERT INTO users (email, display_name) VALUES ('b@example.test', 'B')"))
+            raise RuntimeError("inner")
+        assert outer.is_active  # only the savepoint was rolled back
+    assert count_users(engine) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "file"),
+    [
+        ("sqlite:///app.db", "app.db"),
+        ("sqlite:////tmp/x.db", "/tmp/x.db"),
+        ("sqlite://", None),
+        ("sqlite:///:memory:", None),
+    ],
+)
+def test_sqlite_file(url: str, file: str | None) -> None:
+    from sqlalchemy.engine import make_url
+
+    from schemakit.engine import sqlite_file
+
+    assert sqlite_file(make_url(url)) == file

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-from sqlalchemy import URL, Engine, create_engine, event
+from sqlalchemy import URL, Connection, Engine, NestedTransaction, RootTransaction, create_engine, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import sessionmaker
@@ -33,12 +33,14 @@ from schemakit.settings import DatabaseSettings
 __all__ = [
     "SLOW_QUERY_LOGGER",
     "async_session_scope",
+    "begin_or_nest",
     "has_explicit_sqlite_transactions",
     "make_async_engine",
     "make_async_session_factory",
     "make_engine",
     "make_session_factory",
     "session_scope",
+    "sqlite_file",
     "use_explicit_sqlite_transactions",
 ]
 
@@ -119,6 +121,22 @@ async def async_session_scope(factory: async_sessionmaker[AsyncSession]) -> Asyn
     """
     async with factory() as session, session.begin():
         yield session
+
+
+def begin_or_nest(connection: Connection) -> RootTransaction | NestedTransaction:
+    """Begin a transaction on ``connection``, or a savepoint if one is already open (a caller's own).
+
+    Use it as a context manager: it commits (or releases) on success and rolls back on error.
+    """
+    return connection.begin_nested() if connection.in_transaction() else connection.begin()
+
+
+def sqlite_file(url: URL) -> str | None:
+    """The file behind a SQLite URL, or ``None`` for an in-memory or ``file:`` URI database."""
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
 
 
 def use_explicit_sqlite_transactions(engine: Engine) -> None:
@@ -212,8 +230,8 @@ def _timeout_settings(settings: DatabaseSettings) -> dict[str, str]:
 def _configure(engine: Engine, settings: DatabaseSettings) -> None:
     if settings.dialect == "sqlite":
         _configure_sqlite(engine)
-    elif settings.pgbouncer and _timeout_settings(settings):
-        _set_timeouts_per_transaction(engine, _timeout_settings(settings))
+    elif settings.pgbouncer and (timeouts := _timeout_settings(settings)):
+        _set_timeouts_per_transaction(engine, timeouts)
     if settings.slow_query_ms:
         _log_slow_queries(engine, settings.slow_query_ms / 1000)
 

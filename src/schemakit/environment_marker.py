@@ -47,8 +47,7 @@ def write_environment_marker(connection: Connection, environment: AppEnv) -> Non
         connection: A connection inside a transaction.
         environment: The environment to record.
     """
-    if not inspect(connection).has_table(ENVIRONMENT_TABLE):
-        _table.create(connection)
+    _table.create(connection, checkfirst=True)
     current = read_environment_marker(connection)
     if current == environment:
         return

@@ -16,7 +16,10 @@ from sqlalchemy import URL
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-__all__ = ["AppEnv", "DatabaseSettings"]
+__all__ = ["LOCAL_HOSTS", "AppEnv", "DatabaseSettings"]
+
+#: Database hosts that are this machine (``None`` and ``""``: a local socket).
+LOCAL_HOSTS: frozenset[str | None] = frozenset({None, "", "localhost", "127.0.0.1", "::1"})
 
 _SYNC_POSTGRES_DRIVER = "postgresql+psycopg"
 _ASYNC_POSTGRES_DRIVER = "postgresql+asyncpg"

@@ -108,12 +108,16 @@ def string_enum(
     longest = max((len(value) for value in values), default=0)
     if length is not None and length < longest:
         raise ValueError(f"length {length} is shorter than the longest value of {enum_class.__name__}")
+    return _checked_string(enum_class, name or enum_class.__name__.lower(), length or max(_ENUM_MIN_LENGTH, longest))
+
+
+def _checked_string(enum_class: type[enum.Enum], name: str | None, length: int) -> Enum:
     return Enum(
         enum_class,
-        name=name or enum_class.__name__.lower(),
+        name=name,
         native_enum=False,
         create_constraint=True,
-        length=length or max(_ENUM_MIN_LENGTH, longest),
+        length=length,
         values_callable=_enum_values,
         validate_strings=True,
     )
@@ -125,12 +129,6 @@ TYPE_ANNOTATION_MAP: dict[Any, Any] = {
     datetime: UTCDateTime(),
     dict[str, Any]: JSONDocument,
     uuid.UUID: Uuid(),
-    enum.Enum: Enum(
-        enum.Enum,
-        native_enum=False,
-        create_constraint=True,
-        length=_ENUM_MIN_LENGTH,
-        values_callable=_enum_values,
-        validate_strings=True,
-    ),
+    # SQLAlchemy copies these settings to each enum class it maps, naming it after the class.
+    enum.Enum: _checked_string(enum.Enum, None, _ENUM_MIN_LENGTH),
 }

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, inspect, text
 
-from schemakit.environment_marker import ENVIRONMENT_TABLE
-from schemakit.migrations.checksums import CHECKSUM_TABLE
+from schemakit.migrations.autogenerate import BOOKKEEPING_TABLES
 
 __all__ = ["BOOKKEEPING", "SchemaObject", "snapshot"]
 
 #: Tables that belong to the tooling, not to the application.
-BOOKKEEPING = frozenset({"alembic_version", CHECKSUM_TABLE, ENVIRONMENT_TABLE})
+BOOKKEEPING = BOOKKEEPING_TABLES | {"alembic_version"}
 
 #: One schema object: (kind, name, definition).
 SchemaObject = tuple[str, str, str]

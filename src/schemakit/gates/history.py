@@ -11,7 +11,7 @@ from alembic.script import Script, ScriptDirectory
 
 from schemakit.gates.findings import Finding, GateResult
 
-__all__ = ["FILE_NAME", "check_history", "revision_files"]
+__all__ = ["FILE_NAME", "check_history", "function_line", "revision_files"]
 
 GATE = "history"
 #: How revision files are named: ``yyyymmddhhmmss_short_description.py``.
@@ -65,6 +65,12 @@ def check_history(script: ScriptDirectory, *, only: Collection[str] | None = Non
                 )
             )
     return result
+
+
+def function_line(path: str | Path, name: str) -> int | None:
+    """The line of the top-level ``def <name>`` in a revision file, or ``None``."""
+    tree = ast.parse(Path(path).read_text(), str(path))
+    return next((n.lineno for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name), None)
 
 
 def _empty_downgrade(path: Path) -> int | None:

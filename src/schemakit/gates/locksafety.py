@@ -39,6 +39,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from schemakit.gates.findings import Finding, GateResult
+from schemakit.gates.history import function_line
 from schemakit.gates.roundtrip import linear_history
 from schemakit.settings import DatabaseSettings
 
@@ -235,11 +236,6 @@ def _offline_sql(config: Config, revision: str, down: str | None) -> str:
     return buffer.getvalue()
 
 
-def _function_line(path: Path, name: str) -> int | None:
-    tree = ast.parse(path.read_text(), str(path))
-    return next((n.lineno for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name), None)
-
-
 def _squawk() -> str | None:
     beside_python = Path(sys.executable).parent / "squawk"
     return str(beside_python) if beside_python.exists() else shutil.which("squawk")
@@ -283,7 +279,7 @@ def squawk_findings(config: Config, *, only: Collection[str] | None = None) -> l
         finally:
             Path(handle.name).unlink()
         lines = sql.splitlines()
-        upgrade_line = _function_line(path, "upgrade")
+        upgrade_line = function_line(path, "upgrade")
         for item in json.loads(output or "[]"):
             rule = item["rule_name"]
             if _accepted(markers, rule, None):

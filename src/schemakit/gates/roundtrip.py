@@ -18,6 +18,7 @@ from sqlalchemy.pool import NullPool
 
 from schemakit.gates.catalog import SchemaObject, describe, snapshot
 from schemakit.gates.findings import Finding, GateResult
+from schemakit.gates.history import function_line
 from schemakit.migrations.commands import downgrade, upgrade
 from schemakit.settings import DatabaseSettings
 
@@ -38,13 +39,6 @@ def _schema(settings: DatabaseSettings) -> frozenset[SchemaObject]:
             return snapshot(connection)
     finally:
         engine.dispose()
-
-
-def _downgrade_line(path: str) -> int | None:
-    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
-        if line.startswith("def downgrade"):
-            return number
-    return None
 
 
 def check_round_trip(config: Config, settings: DatabaseSettings, *, only: Collection[str] | None = None) -> GateResult:
@@ -76,7 +70,7 @@ def check_round_trip(config: Config, settings: DatabaseSettings, *, only: Collec
             downgrade(config, "-1")
         except Exception as exc:  # any failure of the downgrade is the finding
             message = f"downgrading {Path(path).name} fails: {exc}".splitlines()[0]
-            result.findings.append(Finding(GATE, "downgrade-fails", message, path, _downgrade_line(path)))
+            result.findings.append(Finding(GATE, "downgrade-fails", message, path, function_line(path, "downgrade")))
             return result
         if only is not None and path not in only:
             continue
@@ -85,7 +79,7 @@ def check_round_trip(config: Config, settings: DatabaseSettings, *, only: Collec
         extra, missing = (after - expected) - carried_extra, (expected - after) - carried_missing
         carried_extra |= extra
         carried_missing |= missing
-        line = _downgrade_line(path)
+        line = function_line(path, "downgrade")
         name = Path(path).name
         if extra:
             result.findings.append(

@@ -102,8 +102,7 @@ class ChecksumLedger:
         Raises:
             EditedMigrationError: If an applied file changed and its edit was not accepted.
         """
-        if not inspect(connection).has_table(self.table.name, schema=self.table.schema):
-            self.table.create(connection)
+        self.table.create(connection, checkfirst=True)
         refused = []
         for item in self.edited(connection):
             if item.current is not None and (ACCEPT_ALL in self.accepted or item.revision in self.accepted):

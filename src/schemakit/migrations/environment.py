@@ -29,7 +29,7 @@ from alembic import context
 from sqlalchemy import Connection, Engine, MetaData, NullPool, create_engine, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from schemakit.engine import has_explicit_sqlite_transactions, use_explicit_sqlite_transactions
+from schemakit.engine import begin_or_nest, has_explicit_sqlite_transactions, use_explicit_sqlite_transactions
 from schemakit.environment_marker import write_environment_marker
 from schemakit.errors import SchemakitError
 from schemakit.migrations.autogenerate import include_name, render_item, skip_empty_revision
@@ -156,7 +156,7 @@ def _run_online(
         migration_lock(connection, wait_seconds=settings.migration_lock_wait_s, version_table=version_table),
         _migration_timeouts(connection, settings),
     ):
-        with _transaction(connection):
+        with begin_or_nest(connection):
             ledger.prepare(connection, context.get_context().get_current_heads())
             write_environment_marker(connection, settings.app_env)
         with context.begin_transaction():
@@ -223,24 +223,18 @@ def _timeouts(settings: DatabaseSettings) -> Mapping[str, str]:
 
 
 @contextmanager
-def _transaction(connection: Connection) -> Iterator[None]:
-    with connection.begin_nested() if connection.in_transaction() else connection.begin():
-        yield
-
-
-@contextmanager
 def _migration_timeouts(connection: Connection, settings: DatabaseSettings) -> Iterator[None]:
     if connection.dialect.name != "postgresql":
         yield
         return
     names = list(_timeouts(settings))
-    with _transaction(connection):
+    with begin_or_nest(connection):
         previous = {name: connection.scalar(text("SELECT current_setting(:name)"), {"name": name}) for name in names}
         _set(connection, _timeouts(settings))
     try:
         yield
     finally:
-        with _transaction(connection):
+        with begin_or_nest(connection):
             _set(connection, previous)
 
 

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, text
 
+from schemakit.engine import sqlite_file
 from schemakit.errors import SchemakitError
 
 __all__ = ["MigrationLockTimeoutError", "advisory_lock_key", "migration_lock"]
@@ -59,7 +60,7 @@ def migration_lock(
     if connection.dialect.name == "postgresql":
         with _advisory_lock(connection, advisory_lock_key(version_table, schema), wait_seconds):
             yield
-    elif connection.dialect.name == "sqlite" and (path := _sqlite_file(connection)):
+    elif connection.dialect.name == "sqlite" and (path := sqlite_file(connection.engine.url)):
         with _file_lock(path, wait_seconds):
             yield
     else:
@@ -113,13 +114,6 @@ def _postgres_holder(connection: Connection, key: int) -> str:
     if row is None:
         return "holder unknown"
     return f"server pid {row.pid}, application {row.application_name or '?'}"
-
-
-def _sqlite_file(connection: Connection) -> str | None:
-    database = connection.engine.url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return database
 
 
 @contextmanager

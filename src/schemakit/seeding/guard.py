@@ -15,9 +15,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from schemakit.engine import sqlite_file
 from schemakit.environment_marker import read_environment_marker
 from schemakit.errors import SchemakitError
-from schemakit.settings import AppEnv, DatabaseSettings
+from schemakit.settings import LOCAL_HOSTS, AppEnv, DatabaseSettings
 
 __all__ = ["OVERRIDE_FLAG", "SeedRefusedError", "check_seed_target", "refusal_reasons"]
 
@@ -25,7 +26,6 @@ __all__ = ["OVERRIDE_FLAG", "SeedRefusedError", "check_seed_target", "refusal_re
 OVERRIDE_FLAG = "--override-production-guard"
 
 _SAFE_ENVIRONMENTS = frozenset({AppEnv.DEVELOPMENT, AppEnv.TEST})
-_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class SeedRefusedError(SchemakitError):
@@ -47,12 +47,7 @@ def refusal_reasons(settings: DatabaseSettings, engine: Engine) -> list[str]:
     elif settings.app_env not in _SAFE_ENVIRONMENTS:
         reasons.append(f"APP_ENV is {settings.app_env}, not development or test")
     host = settings.url.host
-    if (
-        settings.dialect == "postgresql"
-        and host
-        and host not in _LOCAL_HOSTS
-        and settings.app_env is AppEnv.DEVELOPMENT
-    ):
+    if settings.dialect == "postgresql" and host not in LOCAL_HOSTS and settings.app_env is AppEnv.DEVELOPMENT:
         reasons.append(f"the database is on another host ({host}) while APP_ENV is development")
     if _exists(engine):
         with engine.connect() as connection:
@@ -62,10 +57,10 @@ def refusal_reasons(settings: DatabaseSettings, engine: Engine) -> list[str]:
 
 
 def _exists(engine: Engine) -> bool:
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+    if engine.dialect.name != "sqlite":
         return True
-    return Path(database).exists()
+    path = sqlite_file(engine.url)
+    return path is None or Path(path).exists()
 
 
 def check_seed_target(settings: DatabaseSettings, engine: Engine, *, override: bool = False) -> None:

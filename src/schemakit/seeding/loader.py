@@ -46,6 +46,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import registry
 
 from schemakit.audit import acting_as
+from schemakit.engine import begin_or_nest
 from schemakit.ids import deterministic_uuid7
 from schemakit.seeding.fixtures import Fixture, FixtureError
 from schemakit.seeding.plan import ModelPlan, bad_value_message, canonical, plan_fixtures
@@ -163,7 +164,7 @@ def seed(
     referenced = {reference.target for plan in plans for reference in plan.references.values()}
     report = SeedReport(mode=mode, dry_run=dry_run)
     keys: dict[str, _Keys] = {}
-    transaction = connection.begin_nested() if connection.in_transaction() else connection.begin()
+    transaction = begin_or_nest(connection)
     with transaction, acting_as(actor):
         for plan in plans:
             prepared = _prepare(plan, keys)

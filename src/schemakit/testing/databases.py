@@ -30,7 +30,7 @@ from sqlalchemy.pool import NullPool
 from schemakit.errors import SchemakitError
 from schemakit.migrations.commands import make_config, upgrade
 from schemakit.migrations.locking import advisory_lock_key
-from schemakit.settings import DatabaseSettings
+from schemakit.settings import LOCAL_HOSTS, DatabaseSettings
 
 __all__ = [
     "LOCAL_HOSTS",
@@ -43,8 +43,6 @@ __all__ = [
     "migrations_fingerprint",
 ]
 
-#: Hosts that count as this machine.
-LOCAL_HOSTS = frozenset({None, "", "localhost", "127.0.0.1", "::1"})
 _TEST_NAME = re.compile(r"(^|_)test(_|$)")
 _MAX_NAME = 63
 
