@@ -7,10 +7,11 @@
 * :func:`updated_at_trigger_ddl` / :func:`drop_updated_at_trigger_ddl`: a trigger that moves ``updated_at`` to
   the current time on every ``UPDATE`` that does not set it itself.
 
-Migrations use these through the operations in :mod:`schemakit.migrations.operations`. ``metadata.create_all()``
-installs them too (on PostgreSQL the functions before the tables, then a trigger on each created table whose
-``updated_at`` comes from :class:`~schemakit.mixins.TimestampMixin`), so a schema made without migrations
-behaves the same.
+Migrations use these through the operations in :mod:`schemakit.migrations.operations`. ``create_all()`` installs
+them too, for the tables that need them and nothing else: :func:`attach_server_objects` makes a table's
+``CREATE`` install the functions first (PostgreSQL) and its ``updated_at`` trigger after. The id and timestamp
+mixins call it for every table they are mapped to; a Core table calls it itself. Tables without these columns,
+and every metadata that holds no such table, get nothing of schemakit's.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, MetaData, Table, Uuid, event
+from sqlalchemy import Connection, Table, Uuid, event
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Mapper
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -30,9 +32,12 @@ __all__ = [
     "SET_UPDATED_AT_FUNCTION",
     "UPDATED_AT_TRIGGER",
     "UUID7_FUNCTION",
+    "attach_server_objects",
+    "attach_to_mapped_subclasses",
     "drop_functions_ddl",
     "drop_updated_at_trigger_ddl",
     "functions_ddl",
+    "needs_functions",
     "updated_at_trigger_ddl",
     "updated_at_trigger_name",
     "uuid7_server_default",
@@ -197,15 +202,41 @@ def wants_updated_at_trigger(table: Table) -> bool:
     return column is not None and bool(column.info.get(UPDATED_AT_TRIGGER))
 
 
-@event.listens_for(MetaData, "before_create")
-def _install_functions(_metadata: MetaData, connection: Connection, **_kw: Any) -> None:
+def needs_functions(table: Table) -> bool:
+    """Whether ``table`` uses schemakit's SQL functions (a v7 server default or the ``updated_at`` trigger)."""
+    return wants_updated_at_trigger(table) or any(
+        isinstance(getattr(column.server_default, "arg", None), uuid7_server_default) for column in table.columns
+    )
+
+
+def attach_server_objects(table: Table) -> None:
+    """Make ``CREATE TABLE`` of ``table`` (``create_all()``, ``table.create()``) install what it needs.
+
+    Before the table, schemakit's functions when one of its columns calls them (PostgreSQL); after it, the
+    ``updated_at`` trigger when its ``updated_at`` asks for one. Calling it again, or on a table that needs
+    nothing, changes nothing. Migrations do not depend on it: they install the same objects explicitly.
+    """
+    if needs_functions(table) and not event.contains(table, "before_create", _install_functions):
+        event.listen(table, "before_create", _install_functions)
+    if wants_updated_at_trigger(table) and not event.contains(table, "after_create", _create_trigger):
+        event.listen(table, "after_create", _create_trigger)
+
+
+def attach_to_mapped_subclasses(mixin: type) -> None:
+    """Call :func:`attach_server_objects` on the table of every class mapped with ``mixin`` from now on."""
+    event.listen(mixin, "after_mapper_constructed", _attach_mapped, propagate=True)
+
+
+def _attach_mapped(mapper: Mapper[Any], _class: type) -> None:
+    if isinstance(mapper.local_table, Table):
+        attach_server_objects(mapper.local_table)
+
+
+def _install_functions(_table: Table, connection: Connection, **_kw: Any) -> None:
     for statement in functions_ddl(connection.dialect.name, connection.dialect.server_version_info):
         connection.exec_driver_sql(statement)
 
 
-@event.listens_for(MetaData, "after_create")
-def _create_triggers(_metadata: MetaData, connection: Connection, *, tables: list[Table], **_kw: Any) -> None:
-    for table in tables:
-        if wants_updated_at_trigger(table):
-            for statement in updated_at_trigger_ddl(connection.dialect.name, table.name, table.schema):
-                connection.exec_driver_sql(statement)
+def _create_trigger(table: Table, connection: Connection, **_kw: Any) -> None:
+    for statement in updated_at_trigger_ddl(connection.dialect.name, table.name, table.schema):
+        connection.exec_driver_sql(statement)

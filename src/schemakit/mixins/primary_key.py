@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Uuid, event
 from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
 from schemakit.ids import uuid7
-from schemakit.sql import uuid7_server_default
+from schemakit.sql import attach_to_mapped_subclasses, uuid7_server_default
 
 __all__ = ["ServerUUIDv7PrimaryKeyMixin", "UUIDv7PrimaryKeyMixin"]
 
@@ -40,6 +40,10 @@ class ServerUUIDv7PrimaryKeyMixin:
     id: Mapped[uuid.UUID] = mapped_column(
         Uuid(), primary_key=True, server_default=uuid7_server_default(), sort_order=-100
     )
+
+
+attach_to_mapped_subclasses(UUIDv7PrimaryKeyMixin)
+attach_to_mapped_subclasses(ServerUUIDv7PrimaryKeyMixin)
 
 
 @event.listens_for(UUIDv7PrimaryKeyMixin, "before_insert", propagate=True)

@@ -1,7 +1,8 @@
 """Soft delete: rows are marked deleted and hidden from ORM queries instead of being removed.
 
-Importing this module registers one ``do_orm_execute`` listener on :class:`sqlalchemy.orm.Session` (so on
-every session class, sync and async) that adds ``deleted_at IS NULL`` for every soft-deletable class in an ORM
+When the first model with this mixin is mapped, schemakit registers one ``do_orm_execute`` listener on
+:class:`sqlalchemy.orm.Session` (so on every session class, sync and async); importing schemakit alone
+registers nothing. The listener adds ``deleted_at IS NULL`` for every soft-deletable class in an ORM
 ``SELECT``: the statement's own entities, joins, and relationship loads of every strategy (lazy, ``selectin``,
 ``joined``, ``subquery``, many-to-many). Deleted rows stay visible to raw SQL and Core statements on tables.
 
@@ -103,7 +104,14 @@ def _live_rows(cls: type[SoftDeleteMixin]) -> ColumnElement[bool]:
     return cls.deleted_at.is_(None)
 
 
-@event.listens_for(Session, "do_orm_execute")
+@event.listens_for(SoftDeleteMixin, "after_mapper_constructed", propagate=True)
+def _filter_sessions(_mapper: Any, _class: type) -> None:
+    # A safety property of the mapped models, so it covers every Session, including ones the application
+    # builds itself; registered once, with the first soft-deletable model, never by the import alone.
+    if not event.contains(Session, "do_orm_execute", _hide_soft_deleted):
+        event.listen(Session, "do_orm_execute", _hide_soft_deleted)
+
+
 def _hide_soft_deleted(execute_state: ORMExecuteState) -> None:
     options: Any = execute_state.execution_options
     if execute_state.is_select and not execute_state.is_column_load and not options.get(INCLUDE_DELETED, False):

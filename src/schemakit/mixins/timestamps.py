@@ -9,7 +9,7 @@ from sqlalchemy import Connection, event, text
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
-from schemakit.sql import UPDATED_AT_TRIGGER
+from schemakit.sql import UPDATED_AT_TRIGGER, attach_to_mapped_subclasses
 from schemakit.types import UTCDateTime, utc_now
 
 __all__ = ["TimestampMixin"]
@@ -44,6 +44,9 @@ class TimestampMixin:
         sort_order=101,
         info={UPDATED_AT_TRIGGER: True},
     )
+
+
+attach_to_mapped_subclasses(TimestampMixin)
 
 
 @event.listens_for(TimestampMixin, "before_insert", propagate=True)

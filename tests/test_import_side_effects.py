@@ -1,0 +1,103 @@
+"""Importing schemakit changes nothing in SQLAlchemy until a schemakit model asks for it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+
+def run_isolated(code: str) -> str:
+    """Run ``code`` in a fresh interpreter, so no model mapped by another test is registered."""
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+ON_POSTGRES = pytest.mark.parametrize("dialect", [pytest.param("postgresql", marks=pytest.mark.requires_postgres)])
+
+
+@ON_POSTGRES
+def test_a_plain_metadata_create_all_creates_nothing_of_schemakit(empty_database_url: str) -> None:
+    objects = run_isolated(
+        f"""
+        import schemakit, schemakit.migrations, schemakit.seeding, schemakit.gates
+        from sqlalchemy import Column, DateTime, Integer, MetaData, Table, create_engine, text
+
+        metadata = MetaData()
+        Table("things", metadata, Column("id", Integer, primary_key=True), Column("updated_at", DateTime))
+        engine = create_engine({empty_database_url!r})
+        metadata.create_all(engine)
+        with engine.connect() as connection:
+            functions = connection.scalars(text(
+                "SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace"
+            )).all()
+            triggers = connection.scalars(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")).all()
+        print(sorted(functions + triggers))
+        """
+    )
+    assert objects == "[]"
+
+
+@ON_POSTGRES
+def test_a_schemakit_model_brings_its_functions_and_trigger(empty_database_url: str) -> None:
+    objects = run_isolated(
+        f"""
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.orm import Mapped
+        from schemakit import Entity
+
+        class Thing(Entity):
+            __tablename__ = "things"
+            name: Mapped[str]
+
+        engine = create_engine({empty_database_url!r})
+        Entity.metadata.create_all(engine)
+        with engine.connect() as connection:
+            functions = connection.scalars(text(
+                "SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace"
+            )).all()
+            triggers = connection.scalars(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")).all()
+        print(sorted(functions + triggers))
+        """
+    )
+    assert objects == "['schemakit_set_updated_at', 'schemakit_uuid7', 'trg_things_updated_at']"
+
+
+def test_importing_schemakit_adds_no_session_listener() -> None:
+    listeners = run_isolated(
+        """
+        from sqlalchemy import event
+        from sqlalchemy.orm import Session
+        import schemakit, schemakit.migrations, schemakit.seeding, schemakit.gates
+        from schemakit.mixins import soft_delete
+
+        print(event.contains(Session, "do_orm_execute", soft_delete._hide_soft_deleted))
+        """
+    )
+    assert listeners == "False"
+
+
+def test_the_first_soft_deletable_model_adds_the_filter_once() -> None:
+    listeners = run_isolated(
+        """
+        from sqlalchemy import event
+        from sqlalchemy.orm import Mapped, Session
+        from schemakit import Entity, SoftDeleteMixin
+        from schemakit.mixins import soft_delete
+
+        class Thing(Entity, SoftDeleteMixin):
+            __tablename__ = "things"
+
+        class Other(Entity, SoftDeleteMixin):
+            __tablename__ = "others"
+
+        registered = event.contains(Session, "do_orm_execute", soft_delete._hide_soft_deleted)
+        print(len(list(Session().dispatch.do_orm_execute)), registered)
+        """
+    )
+    assert listeners == "1 True"
