@@ -28,8 +28,8 @@ import asyncpg
 
 from benchmarks.common import RESULTS, header, save
 from schemakit.ids import uuid7
+from schemakit.provisioning import provide_postgres
 from schemakit.sql import functions_ddl
-from schemakit.testing.postgres import provide_postgres
 
 ROOT = Path(__file__).parent.parent
 BATCH = 1000

@@ -14,7 +14,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from schemakit.testing.postgres import PostgresServer, provide_postgres
+from schemakit.provisioning import PostgresServer, provide_postgres
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from schemakit.provisioning import sweep_stale_clusters
 from schemakit.testing.databases import TestDatabaseError, check_disposable
-from schemakit.testing.postgres import sweep_stale_clusters
 
 ROOT = Path(__file__).parent.parent
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -241,7 +241,7 @@ def test_stale_clusters_are_swept(tmp_path: Path) -> None:
 def test_asking_for_a_container_without_testcontainers_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
 
-    from schemakit.testing.postgres import PostgresUnavailableError, provide_postgres
+    from schemakit.provisioning import PostgresUnavailableError, provide_postgres
 
     if importlib.util.find_spec("testcontainers") is not None:
         pytest.skip("testcontainers is installed here")

@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
-import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine
-from sqlalchemy.pool import NullPool
 
+from schemakit.engine import make_utility_engine
 from schemakit.errors import SchemakitError
 from schemakit.gates import (
     GateResult,
@@ -34,26 +30,10 @@ from schemakit.gates import (
     check_round_trip,
 )
 from schemakit.migrations.commands import make_config
+from schemakit.provisioning import throwaway_database
 from schemakit.settings import DatabaseSettings
-from schemakit.testing.databases import PostgresTestDatabases
-from schemakit.testing.postgres import PostgresUnavailableError, provide_postgres
 
 __all__ = ["main", "run_check"]
-
-
-@contextmanager
-def _throwaway_database(backend: str, config_path: Path) -> Iterator[DatabaseSettings]:
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="schemakit-check-") as folder:
-            yield DatabaseSettings(database_url=f"sqlite:///{folder}/check_test.db", app_env="test", _env_file=None)
-        return
-    with provide_postgres() as server:
-        databases = PostgresTestDatabases(server.url, "schemakit_check", config_path)
-        database = databases.create_empty(uuid.uuid4().hex[:8])
-        try:
-            yield database.settings
-        finally:
-            databases.drop(database)
 
 
 def run_check(
@@ -76,10 +56,11 @@ def run_check(
     only = added_since(script, since) if since else None
     files = [Path(revision.path) for revision in script.walk_revisions()]
     results = [check_history(script, only=only)]
-    with _throwaway_database(backend, config_path) as settings:
+    with throwaway_database(backend, "schemakit_check") as database:
+        settings = database.settings
         results.append(check_round_trip(config, settings, only=only))
         results.append(check_drift(config, settings))
-        engine = create_engine(settings.sync_url, poolclass=NullPool)
+        engine = make_utility_engine(settings)
         with engine.connect() as connection:
             results.append(check_naming(connection, files, only=only))
         engine.dispose()
@@ -90,7 +71,7 @@ def run_check(
     if since:
         results.append(check_integrity_against_git(script, since))
     if applied_to:
-        engine = create_engine(DatabaseSettings(database_url=applied_to, _env_file=None).sync_url, poolclass=NullPool)
+        engine = make_utility_engine(DatabaseSettings.for_url(applied_to))
         with engine.connect() as connection:
             results.append(check_integrity_against_database(script, connection))
         engine.dispose()
@@ -121,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = run_check(
             arguments.config, backend=arguments.backend, since=arguments.since, applied_to=arguments.applied_to
         )
-    except (SchemakitError, PostgresUnavailableError) as exc:
+    except SchemakitError as exc:
         print(f"schemakit check: {exc}", file=sys.stderr)
         return 2
     print(report.json() if arguments.format == "json" else report.text())

@@ -1,7 +1,9 @@
 """Engines and sessions built from :class:`~schemakit.settings.DatabaseSettings`.
 
 * :func:`make_engine` / :func:`make_async_engine`: pool, timeouts, application name and slow-query logging
-  from the settings; PgBouncer transaction-pooling mode; SQLite with foreign keys enforced.
+  from the settings; PgBouncer transaction-pooling mode; SQLite with foreign keys enforced. Every engine
+  schemakit itself opens (migrations, gates, seeding, the test kit, the command line) comes from these two, so
+  one policy holds everywhere; :func:`make_utility_engine` is the pool-less form for a tool's short job.
 * :func:`make_session_factory` / :func:`make_async_session_factory`: factories of
   :class:`schemakit.Session` / :class:`schemakit.AsyncSession`, which raise
   :class:`~schemakit.errors.ConcurrentUpdateError` on optimistic-locking conflicts.
@@ -27,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
+from schemakit.naming import MAX_IDENTIFIER_BYTES
 from schemakit.session import AsyncSession, Session
 from schemakit.settings import DatabaseSettings
 
@@ -39,6 +42,7 @@ __all__ = [
     "make_async_session_factory",
     "make_engine",
     "make_session_factory",
+    "make_utility_engine",
     "session_scope",
     "sqlite_file",
     "use_explicit_sqlite_transactions",
@@ -51,38 +55,81 @@ _QUERY_START = "schemakit_query_start"
 _PSYCOPG_INSERT_PAGE = 100
 
 
-def make_engine(settings: DatabaseSettings | None = None, **engine_options: Any) -> Engine:
+def make_engine(
+    settings: DatabaseSettings | None = None,
+    *,
+    pool: bool = True,
+    purpose: str | None = None,
+    explicit_sqlite_transactions: bool = False,
+    **engine_options: Any,
+) -> Engine:
     """Create a sync engine from settings (read from the environment if not given).
 
     Args:
         settings: The database settings; ``DatabaseSettings()`` when omitted.
+        pool: Keep a connection pool (from the ``DB_POOL_*`` settings); ``False`` opens a connection per
+            checkout, for a tool that connects once or twice.
+        purpose: Appended to the application name (``"migrations"`` gives ``schemakit:migrations``), so the
+            server's activity view tells a tool's connections from the application's.
+        explicit_sqlite_transactions: Apply :func:`use_explicit_sqlite_transactions` (SQLite only).
         **engine_options: Passed to :func:`sqlalchemy.create_engine`, overriding schemakit's choices.
 
     Returns:
         The engine. Connections are opened lazily.
     """
-    settings = settings or DatabaseSettings()
+    settings = _for_purpose(settings or DatabaseSettings(), purpose)
     url = settings.sync_url
-    engine = create_engine(url, **{**_engine_options(settings, url, is_async=False), **engine_options})
-    _configure(engine, settings)
+    engine = create_engine(url, **{**_engine_options(settings, is_async=False, pool=pool), **engine_options})
+    _configure(engine, settings, explicit_sqlite_transactions=explicit_sqlite_transactions)
     return engine
 
 
-def make_async_engine(settings: DatabaseSettings | None = None, **engine_options: Any) -> AsyncEngine:
+def make_async_engine(
+    settings: DatabaseSettings | None = None,
+    *,
+    pool: bool = True,
+    purpose: str | None = None,
+    explicit_sqlite_transactions: bool = False,
+    **engine_options: Any,
+) -> AsyncEngine:
     """Create an async engine (asyncpg or aiosqlite) from settings.
 
     Args:
         settings: The database settings; ``DatabaseSettings()`` when omitted.
+        pool: As for :func:`make_engine`.
+        purpose: As for :func:`make_engine`.
+        explicit_sqlite_transactions: As for :func:`make_engine`.
         **engine_options: Passed to :func:`sqlalchemy.ext.asyncio.create_async_engine`.
 
     Returns:
         The async engine. Connections are opened lazily.
     """
-    settings = settings or DatabaseSettings()
+    settings = _for_purpose(settings or DatabaseSettings(), purpose)
     url = settings.async_url
-    engine = create_async_engine(url, **{**_engine_options(settings, url, is_async=True), **engine_options})
-    _configure(engine.sync_engine, settings)
+    engine = create_async_engine(url, **{**_engine_options(settings, is_async=True, pool=pool), **engine_options})
+    _configure(engine.sync_engine, settings, explicit_sqlite_transactions=explicit_sqlite_transactions)
     return engine
+
+
+def make_utility_engine(target: URL | DatabaseSettings, **engine_options: Any) -> Engine:
+    """A sync engine without a pool for a tool's short job on ``target`` (a URL or settings).
+
+    The other settings (timeouts, ``DB_ECHO``, ...) come from the environment, never from a ``.env`` file.
+
+    Args:
+        target: The database.
+        **engine_options: Passed to :func:`make_engine`.
+    """
+    settings = target if isinstance(target, DatabaseSettings) else DatabaseSettings.for_url(target)
+    return make_engine(settings, pool=False, **engine_options)
+
+
+def _for_purpose(settings: DatabaseSettings, purpose: str | None) -> DatabaseSettings:
+    if purpose is None:
+        return settings
+    suffix = f":{purpose}"
+    name = settings.application_name[: MAX_IDENTIFIER_BYTES - len(suffix)] + suffix
+    return settings.model_copy(update={"application_name": name})
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -171,16 +218,18 @@ def _begin_sqlite_transaction(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
-def _engine_options(settings: DatabaseSettings, url: URL, *, is_async: bool) -> dict[str, Any]:
+def _engine_options(settings: DatabaseSettings, *, is_async: bool, pool: bool) -> dict[str, Any]:
     options: dict[str, Any] = {"echo": settings.echo}
     if settings.dialect == "sqlite":
+        if not pool:
+            options["poolclass"] = NullPool
         return options
     options["connect_args"] = _postgres_connect_args(settings, is_async=is_async)
     if not is_async:
         # psycopg re-parses any query longer than 4 KiB on every execution; SQLAlchemy's default page of 1000
         # rows makes each batched INSERT one such query. Pages of 100 rows measured 1.25x faster on ORM inserts.
         options["insertmanyvalues_page_size"] = _PSYCOPG_INSERT_PAGE
-    if settings.pgbouncer:
+    if settings.pgbouncer or not pool:
         # PgBouncer pools the server connections; a second pool here would pin them.
         options["poolclass"] = NullPool
         return options
@@ -227,9 +276,11 @@ def _timeout_settings(settings: DatabaseSettings) -> dict[str, str]:
     return {name: f"{value}ms" for name, value in timeouts.items() if value}
 
 
-def _configure(engine: Engine, settings: DatabaseSettings) -> None:
+def _configure(engine: Engine, settings: DatabaseSettings, *, explicit_sqlite_transactions: bool) -> None:
     if settings.dialect == "sqlite":
         _configure_sqlite(engine)
+        if explicit_sqlite_transactions:
+            use_explicit_sqlite_transactions(engine)
     elif settings.pgbouncer and (timeouts := _timeout_settings(settings)):
         _set_timeouts_per_transaction(engine, timeouts)
     if settings.slow_query_ms:

@@ -16,7 +16,9 @@ from sqlalchemy import URL
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-__all__ = ["LOCAL_HOSTS", "AppEnv", "DatabaseSettings"]
+from schemakit.naming import MAX_IDENTIFIER_BYTES
+
+__all__ = ["ASYNC_DRIVERS", "LOCAL_HOSTS", "AppEnv", "DatabaseSettings"]
 
 #: Database hosts that are this machine (``None`` and ``""``: a local socket).
 LOCAL_HOSTS: frozenset[str | None] = frozenset({None, "", "localhost", "127.0.0.1", "::1"})
@@ -25,8 +27,8 @@ _SYNC_POSTGRES_DRIVER = "postgresql+psycopg"
 _ASYNC_POSTGRES_DRIVER = "postgresql+asyncpg"
 _SYNC_SQLITE_DRIVER = "sqlite+pysqlite"
 _ASYNC_SQLITE_DRIVER = "sqlite+aiosqlite"
-_ASYNC_DRIVERS = frozenset({"asyncpg", "aiosqlite", "psycopg_async"})
-_MAX_APPLICATION_NAME = 63
+#: The async drivers schemakit knows; a ``DATABASE_URL`` naming one of them gets async migrations.
+ASYNC_DRIVERS = frozenset({"asyncpg", "aiosqlite", "psycopg_async"})
 
 
 class AppEnv(StrEnum):
@@ -68,7 +70,7 @@ class DatabaseSettings(BaseSettings):
     pool_pre_ping: bool = Field(default=True, alias="DB_POOL_PRE_PING")
     statement_timeout_ms: int = Field(default=0, ge=0, alias="DB_STATEMENT_TIMEOUT_MS")
     lock_timeout_ms: int = Field(default=0, ge=0, alias="DB_LOCK_TIMEOUT_MS")
-    application_name: str = Field(default="schemakit", max_length=_MAX_APPLICATION_NAME, alias="DB_APPLICATION_NAME")
+    application_name: str = Field(default="schemakit", max_length=MAX_IDENTIFIER_BYTES, alias="DB_APPLICATION_NAME")
     pgbouncer: bool = Field(default=False, alias="DB_PGBOUNCER")
     slow_query_ms: int = Field(default=0, ge=0, alias="DB_SLOW_QUERY_MS")
     echo: bool = Field(default=False, alias="DB_ECHO")
@@ -89,6 +91,26 @@ class DatabaseSettings(BaseSettings):
             )
         return value
 
+    @classmethod
+    def for_url(cls, url: URL | str, *, app_env: AppEnv | str | None = None) -> DatabaseSettings:
+        """Settings for ``url``, given by a tool rather than configured: no ``.env`` file is read.
+
+        The other fields still come from the environment variables, as for ``DatabaseSettings()``.
+
+        Args:
+            url: The database, as a URL object or text.
+            app_env: The environment to record; the ``APP_ENV`` variable (or its default) when omitted.
+        """
+        text = url.render_as_string(hide_password=False) if isinstance(url, URL) else url
+        if app_env is None:
+            return cls(database_url=text, _env_file=None)
+        return cls(database_url=text, app_env=app_env, _env_file=None)
+
+    @property
+    def is_async(self) -> bool:
+        """Whether ``DATABASE_URL`` names an async driver (asyncpg, aiosqlite, psycopg's async mode)."""
+        return self.url.get_driver_name() in ASYNC_DRIVERS
+
     @property
     def url(self) -> URL:
         """The configured URL as given, driver included."""
@@ -106,7 +128,7 @@ class DatabaseSettings(BaseSettings):
         A sync driver named in ``DATABASE_URL`` (``postgresql+psycopg2``, say) is kept.
         """
         url = self.url
-        if url.get_driver_name() not in _ASYNC_DRIVERS and "+" in url.drivername:
+        if url.get_driver_name() not in ASYNC_DRIVERS and "+" in url.drivername:
             return url
         if self.dialect == "postgresql":
             return _rename_query_key(url.set(drivername=_SYNC_POSTGRES_DRIVER), "ssl", "sslmode")

@@ -230,7 +230,7 @@ def _problem(call: ast.Call, table: str | None, operation: str, created: set[str
 def _offline_sql(config: Config, revision: str, down: str | None) -> str:
     buffer = io.StringIO()
     config.output_buffer = buffer
-    config.attributes["settings"] = DatabaseSettings(database_url=_OFFLINE_URL, _env_file=None)
+    config.attributes["settings"] = DatabaseSettings.for_url(_OFFLINE_URL)
     command.upgrade(config, f"{down}:{revision}" if down else revision, sql=True)
     config.output_buffer = None
     return buffer.getvalue()

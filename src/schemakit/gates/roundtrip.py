@@ -13,9 +13,8 @@ from pathlib import Path
 
 from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
-from sqlalchemy import create_engine
-from sqlalchemy.pool import NullPool
 
+from schemakit.engine import make_utility_engine
 from schemakit.gates.catalog import SchemaObject, describe, snapshot
 from schemakit.gates.findings import Finding, GateResult
 from schemakit.gates.history import function_line
@@ -33,7 +32,7 @@ def linear_history(script: ScriptDirectory) -> list[Script]:
 
 
 def _schema(settings: DatabaseSettings) -> frozenset[SchemaObject]:
-    engine = create_engine(settings.sync_url, poolclass=NullPool)
+    engine = make_utility_engine(settings)
     try:
         with engine.connect() as connection:
             return snapshot(connection)

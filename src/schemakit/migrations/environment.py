@@ -26,10 +26,10 @@ from logging.config import fileConfig
 from typing import Any
 
 from alembic import context
-from sqlalchemy import Connection, Engine, MetaData, NullPool, create_engine, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy import Connection, Engine, MetaData, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from schemakit.engine import begin_or_nest, has_explicit_sqlite_transactions, use_explicit_sqlite_transactions
+from schemakit.engine import begin_or_nest, has_explicit_sqlite_transactions, make_async_engine, make_engine
 from schemakit.environment_marker import write_environment_marker
 from schemakit.errors import SchemakitError
 from schemakit.migrations.autogenerate import include_name, render_item, skip_empty_revision
@@ -48,8 +48,8 @@ ACCEPT_EDITED_ARGUMENT = "accept-edited"
 
 log = logging.getLogger(__name__)
 
-_ASYNC_DRIVERS = frozenset({"asyncpg", "aiosqlite"})
-_APPLICATION_SUFFIX = ":migrations"
+# One connection for the run, named in pg_stat_activity; SQLite's DDL made transactional (see _online_options).
+_ENGINE_POLICY: dict[str, Any] = {"pool": False, "purpose": "migrations", "explicit_sqlite_transactions": True}
 
 
 def run_migrations(target_metadata: MetaData, *, version_table: str = "alembic_version") -> None:
@@ -78,7 +78,7 @@ def run_migrations(target_metadata: MetaData, *, version_table: str = "alembic_v
         )
     if connection is not None:
         _run_online(connection, target_metadata, settings, version_table)
-    elif settings.url.get_driver_name() in _ASYNC_DRIVERS:
+    elif settings.is_async:
         _run_async(target_metadata, settings, version_table)
     else:
         engine = _sync_engine(settings)
@@ -186,26 +186,20 @@ def _run_async(target_metadata: MetaData, settings: DatabaseSettings, version_ta
     asyncio.run(migrate())
 
 
-def _engine_options(settings: DatabaseSettings, *, is_async: bool) -> dict[str, Any]:
-    if settings.dialect != "postgresql":
-        return {"poolclass": NullPool}
-    name = settings.application_name[: 63 - len(_APPLICATION_SUFFIX)] + _APPLICATION_SUFFIX
-    connect_args = {"server_settings": {"application_name": name}} if is_async else {"application_name": name}
-    return {"poolclass": NullPool, "connect_args": connect_args}
+def _engine_settings(settings: DatabaseSettings) -> DatabaseSettings:
+    # The migration sets its own timeouts around the run (_migration_timeouts) and Alembic logs its own
+    # statements; the application's timeouts, echo and slow-query log would only fight them.
+    return settings.model_copy(
+        update={"statement_timeout_ms": 0, "lock_timeout_ms": 0, "slow_query_ms": 0, "echo": False}
+    )
 
 
 def _sync_engine(settings: DatabaseSettings) -> Engine:
-    engine = create_engine(settings.sync_url, **_engine_options(settings, is_async=False))
-    if settings.dialect == "sqlite":
-        use_explicit_sqlite_transactions(engine)
-    return engine
+    return make_engine(_engine_settings(settings), **_ENGINE_POLICY)
 
 
 def _async_engine(settings: DatabaseSettings) -> AsyncEngine:
-    engine = create_async_engine(settings.async_url, **_engine_options(settings, is_async=True))
-    if settings.dialect == "sqlite":
-        use_explicit_sqlite_transactions(engine.sync_engine)
-    return engine
+    return make_async_engine(_engine_settings(settings), **_ENGINE_POLICY)
 
 
 def _accepted_edits() -> frozenset[str]:

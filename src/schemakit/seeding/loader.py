@@ -48,6 +48,7 @@ from sqlalchemy.orm import registry
 from schemakit.audit import acting_as
 from schemakit.engine import begin_or_nest
 from schemakit.ids import deterministic_uuid7
+from schemakit.naming import shorten_identifier
 from schemakit.seeding.fixtures import Fixture, FixtureError
 from schemakit.seeding.plan import ModelPlan, bad_value_message, canonical, plan_fixtures
 
@@ -424,7 +425,7 @@ def _copy_then_upsert(
         _json_text if json_column else column.type._cached_bind_processor(dialect)
         for column, json_column in zip(columns, as_json, strict=True)
     ]
-    stage = f"schemakit_seed_{plan.table.name}"[:63]
+    stage = shorten_identifier(f"schemakit_seed_{plan.table.name}")
     listed = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
     connection.exec_driver_sql(
         f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS SELECT {listed} "

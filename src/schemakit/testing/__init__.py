@@ -1,20 +1,13 @@
-"""Test support: a real PostgreSQL for test suites, migrated template databases, and a pytest plugin.
+"""Test support: migrated template databases and a pytest plugin, on the servers :mod:`schemakit.provisioning` gives.
+
+The server helpers are re-exported here for test code.
 
 The plugin lives in :mod:`schemakit.testing.plugin` and is enabled with
 ``pytest_plugins = ["schemakit.testing.plugin"]``; it is not imported here, so importing this package does not
 register it.
 """
 
-from schemakit.testing.databases import (
-    PostgresTestDatabases,
-    SqliteTestDatabases,
-    TestDatabase,
-    TestDatabaseError,
-    check_disposable,
-    migrate,
-    migrations_fingerprint,
-)
-from schemakit.testing.postgres import (
+from schemakit.provisioning import (
     BINARIES_VARIABLE,
     TEST_DATABASE_URL_VARIABLE,
     PostgresServer,
@@ -23,6 +16,15 @@ from schemakit.testing.postgres import (
     find_server_binaries,
     provide_postgres,
     sweep_stale_clusters,
+)
+from schemakit.testing.databases import (
+    PostgresTestDatabases,
+    SqliteTestDatabases,
+    TestDatabase,
+    TestDatabaseError,
+    check_disposable,
+    migrate,
+    migrations_fingerprint,
 )
 
 __all__ = [

@@ -5,8 +5,9 @@ files (and of schemakit's version), so later runs reuse it until a migration cha
 worker then gets a **clone**: ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL, a file copy on SQLite. Both
 are far cheaper than migrating again.
 
-Every database these classes create or drop carries ``_test`` in its name, on a local host or one named
-in ``allowed_hosts``; anything else is refused before any statement runs (:func:`check_disposable`).
+The databases themselves come from :mod:`schemakit.provisioning`: every one carries ``_test`` in its name, on a
+local host or one named in ``allowed_hosts``; anything else is refused before any statement runs
+(:func:`~schemakit.provisioning.check_disposable`).
 """
 
 from __future__ import annotations
@@ -14,23 +15,26 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import URL, Connection, Engine, create_engine, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import URL, Connection, text
 
-from schemakit.errors import SchemakitError
 from schemakit.migrations.commands import make_config, upgrade
 from schemakit.migrations.locking import advisory_lock_key
-from schemakit.settings import LOCAL_HOSTS, DatabaseSettings
+from schemakit.provisioning import (
+    DisposableDatabaseError,
+    PostgresDatabases,
+    ThrowawayDatabase,
+    check_disposable,
+    safe_name,
+)
+from schemakit.settings import LOCAL_HOSTS, AppEnv, DatabaseSettings
 
 __all__ = [
     "LOCAL_HOSTS",
@@ -43,57 +47,10 @@ __all__ = [
     "migrations_fingerprint",
 ]
 
-_TEST_NAME = re.compile(r"(^|_)test(_|$)")
-_MAX_NAME = 63
-
-
-class TestDatabaseError(SchemakitError):
-    """A test database could not be made, or a destructive step was refused."""
-
-    __test__ = False  # not a test class, whatever pytest thinks of the name
-
-
-@dataclass(frozen=True)
-class TestDatabase:
-    """One database a test (or a worker's tests) may use.
-
-    Attributes:
-        url: Its sync URL (psycopg or pysqlite).
-        dialect: ``"postgresql"`` or ``"sqlite"``.
-    """
-
-    __test__ = False
-
-    url: URL
-    dialect: str
-
-    @property
-    def settings(self) -> DatabaseSettings:
-        """Settings for this database, with ``APP_ENV=test``."""
-        return DatabaseSettings(database_url=self.url.render_as_string(hide_password=False), app_env="test")
-
-    @property
-    def async_url(self) -> URL:
-        """Its async URL (asyncpg or aiosqlite)."""
-        return self.settings.async_url
-
-
-def check_disposable(url: URL, allowed_hosts: frozenset[str] = frozenset()) -> None:
-    """Refuse to create or drop a database that may not be a throwaway test database.
-
-    Raises:
-        TestDatabaseError: If the name lacks ``_test`` or the host is neither local nor allowed.
-    """
-    name = Path(url.database or "").name
-    if not _TEST_NAME.search(name.removesuffix(".db")):
-        raise TestDatabaseError(
-            f"refusing to create or drop database {name!r}: test databases carry '_test' in their name"
-        )
-    if url.get_backend_name() == "postgresql" and url.host not in LOCAL_HOSTS | allowed_hosts:
-        raise TestDatabaseError(
-            f"refusing to create or drop databases on {url.host}: not this machine; add it to "
-            "schemakit_allowed_hosts in the pytest configuration if it is a disposable test server"
-        )
+#: A throwaway database handed to tests (the provisioning package's :class:`ThrowawayDatabase`).
+TestDatabase = ThrowawayDatabase
+#: Raised when a test database cannot be made or a destructive step is refused.
+TestDatabaseError = DisposableDatabaseError
 
 
 def migrations_fingerprint(alembic_ini: Path) -> str:
@@ -109,17 +66,12 @@ def migrations_fingerprint(alembic_ini: Path) -> str:
     return digest.hexdigest()[:10]
 
 
-def _safe_name(text_: str) -> str:
-    return re.sub(r"[^a-z0-9_]+", "_", text_.lower()).strip("_") or "app"
-
-
 def migrate(alembic_ini: Path, url: URL) -> None:
     """Run the project's migrations (``alembic upgrade head``) on the database at ``url``, with APP_ENV=test."""
-    settings = DatabaseSettings(database_url=url.render_as_string(hide_password=False), app_env="test", _env_file=None)
-    upgrade(make_config(alembic_ini, settings=settings))
+    upgrade(make_config(alembic_ini, settings=DatabaseSettings.for_url(url, app_env=AppEnv.TEST)))
 
 
-class PostgresTestDatabases:
+class PostgresTestDatabases(PostgresDatabases):
     """Template and clones on one PostgreSQL server.
 
     Args:
@@ -132,20 +84,11 @@ class PostgresTestDatabases:
     def __init__(
         self, server: URL, project: str, alembic_ini: Path, *, allowed_hosts: frozenset[str] = frozenset()
     ) -> None:
-        self.server = server
+        super().__init__(server, f"{safe_name(project)[:30]}_test", allowed_hosts=allowed_hosts)
         self.alembic_ini = alembic_ini
-        self.allowed_hosts = allowed_hosts
-        self.base = f"{_safe_name(project)[:30]}_test"
         self.template_name = f"{self.base}_tpl_{migrations_fingerprint(alembic_ini)}"
         self.reused_template: bool | None = None
         self.template_seconds = 0.0
-
-    def _admin(self) -> Engine:
-        return create_engine(self.server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-
-    def url(self, name: str) -> URL:
-        """The URL of database ``name`` on this server."""
-        return self.server.set(database=name)
 
     def ensure_template(self) -> str:
         """Build the template if no run has built it yet; return its name.
@@ -154,33 +97,29 @@ class PostgresTestDatabases:
         """
         check_disposable(self.url(self.template_name), self.allowed_hosts)
         started = time.perf_counter()
-        admin = self._admin()
-        try:
-            with admin.connect() as connection:
-                key = advisory_lock_key(self.template_name)
-                connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
-                try:
-                    exists = connection.scalar(
-                        text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": self.template_name}
-                    )
-                    self.reused_template = bool(exists)
-                    if not exists:
-                        self._build_template(connection)
-                finally:
-                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-        finally:
-            admin.dispose()
+        with self.admin() as connection:
+            key = advisory_lock_key(self.template_name)
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            try:
+                exists = connection.scalar(
+                    text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": self.template_name}
+                )
+                self.reused_template = bool(exists)
+                if not exists:
+                    self._build_template(connection)
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
         self.template_seconds = time.perf_counter() - started
         return self.template_name
 
     def _build_template(self, connection: Connection) -> None:
         building = f"{self.template_name}_building"
-        self._drop(connection, building)
+        self.drop_named(connection, building)
         connection.execute(text(f'CREATE DATABASE "{building}"'))
         try:
             migrate(self.alembic_ini, self.url(building))
         except BaseException:
-            self._drop(connection, building)
+            self.drop_named(connection, building)
             raise
         connection.execute(text(f'ALTER DATABASE "{building}" RENAME TO "{self.template_name}"'))
         stale = connection.scalars(
@@ -188,40 +127,11 @@ class PostgresTestDatabases:
             {"pattern": f"{self.base}_tpl_%", "current": self.template_name},
         ).all()
         for name in stale:
-            self._drop(connection, name)
-
-    def _drop(self, connection: Connection, name: str) -> None:
-        check_disposable(self.url(name), self.allowed_hosts)
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            self.drop_named(connection, name)
 
     def clone(self, suffix: str) -> TestDatabase:
         """Create ``<project>_test_<suffix>`` from the template (replacing any leftover of that name)."""
-        return self._create(suffix, f' TEMPLATE "{self.template_name}"')
-
-    def create_empty(self, suffix: str) -> TestDatabase:
-        """Create an empty ``<project>_test_<suffix>``, replacing any leftover; drop it with :meth:`drop`."""
-        return self._create(suffix, "")
-
-    def _create(self, suffix: str, template_clause: str) -> TestDatabase:
-        name = f"{self.base}_{_safe_name(suffix)}"[:_MAX_NAME]
-        check_disposable(self.url(name), self.allowed_hosts)
-        admin = self._admin()
-        try:
-            with admin.connect() as connection:
-                self._drop(connection, name)
-                connection.execute(text(f'CREATE DATABASE "{name}"{template_clause}'))
-        finally:
-            admin.dispose()
-        return TestDatabase(self.url(name).set(drivername="postgresql+psycopg"), "postgresql")
-
-    def drop(self, database: TestDatabase) -> None:
-        """Drop a clone or an empty database made here."""
-        admin = self._admin()
-        try:
-            with admin.connect() as connection:
-                self._drop(connection, str(database.url.database))
-        finally:
-            admin.dispose()
+        return self.create(suffix, template=self.template_name)
 
 
 class SqliteTestDatabases:
@@ -236,7 +146,7 @@ class SqliteTestDatabases:
     def __init__(self, folder: Path, project: str, alembic_ini: Path) -> None:
         self.folder = folder
         self.alembic_ini = alembic_ini
-        self.base = f"{_safe_name(project)}_test"
+        self.base = f"{safe_name(project)}_test"
         self.template = folder / f"{self.base}_tpl_{migrations_fingerprint(alembic_ini)}.db"
         self.reused_template: bool | None = None
         self.template_seconds = 0.0
@@ -265,7 +175,7 @@ class SqliteTestDatabases:
 
     def clone(self, suffix: str) -> TestDatabase:
         """Copy the template to ``<project>_test_<suffix>.db`` in a temporary folder."""
-        path = self.clones / f"{self.base}_{_safe_name(suffix)}.db"
+        path = self.clones / f"{self.base}_{safe_name(suffix)}.db"
         shutil.copyfile(self.template, path)
         return TestDatabase(URL.create("sqlite+pysqlite", database=str(path)), "sqlite")
 

@@ -4,7 +4,7 @@ Enable it in the project's root ``conftest.py`` (``pip install schemakit[testing
 
     pytest_plugins = ["schemakit.testing.plugin"]
 
-At start-up it gets a PostgreSQL server (:func:`~schemakit.testing.postgres.provide_postgres`:
+At start-up it gets a PostgreSQL server (:func:`~schemakit.provisioning.provide_postgres`:
 ``TEST_DATABASE_URL``, else a throwaway cluster, or a container with ``--schemakit-container``), migrates a
 template database with the project's Alembic migrations (reused by later runs until a migration changes), and
 gives each pytest-xdist worker a clone of it. The pytest header says which server and template it used.
@@ -50,11 +50,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import sessionmaker
-from sqlalchemy.pool import NullPool
 
-from schemakit.engine import make_engine, use_explicit_sqlite_transactions
+from schemakit.engine import make_async_engine, make_engine
+from schemakit.provisioning import PostgresUnavailableError, provide_postgres
 from schemakit.session import AsyncSession, Session
 from schemakit.testing.databases import (
     PostgresTestDatabases,
@@ -62,7 +62,6 @@ from schemakit.testing.databases import (
     TestDatabase,
     TestDatabaseError,
 )
-from schemakit.testing.postgres import PostgresUnavailableError, provide_postgres
 
 __all__ = ["REQUIRES_POSTGRES", "TestEnvironment", "schemakit_environment"]
 
@@ -250,9 +249,7 @@ def schemakit_database(request: pytest.FixtureRequest) -> Iterator[TestDatabase]
 @pytest.fixture(scope="session")
 def schemakit_engine(schemakit_database: TestDatabase) -> Iterator[Engine]:
     """A sync engine on the worker's database (on SQLite with SQLAlchemy-controlled transactions)."""
-    engine = make_engine(schemakit_database.settings)
-    if schemakit_database.dialect == "sqlite":
-        use_explicit_sqlite_transactions(engine)
+    engine = make_engine(schemakit_database.settings, explicit_sqlite_transactions=True)
     yield engine
     engine.dispose()
 
@@ -285,6 +282,8 @@ class _Binder:
         self.bound: list[tuple[Any, dict[str, Any]]] = []
 
     def __call__(self, factory: Any) -> Any:
+        # sessionmaker keeps its arguments in .kw, which configure() updates but cannot take keys out of;
+        # the copy puts them back exactly (tests/test_sqlalchemy_contracts.py pins this).
         self.bound.append((factory, dict(factory.kw)))
         factory.configure(bind=self.connection, join_transaction_mode="create_savepoint")
         return factory
@@ -318,10 +317,7 @@ def schemakit_async_engine(schemakit_database: TestDatabase) -> AsyncEngine:
 
     It pools nothing, so it is not tied to one event loop: each test's connection lives in that test's loop.
     """
-    engine = create_async_engine(schemakit_database.async_url, poolclass=NullPool)
-    if schemakit_database.dialect == "sqlite":
-        use_explicit_sqlite_transactions(engine.sync_engine)
-    return engine
+    return make_async_engine(schemakit_database.settings, pool=False, explicit_sqlite_transactions=True)
 
 
 def _loop_scopes(request: pytest.FixtureRequest) -> tuple[str, str]:

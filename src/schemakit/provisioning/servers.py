@@ -1,4 +1,4 @@
-"""Where a test suite's PostgreSQL comes from.
+"""Where a PostgreSQL server comes from: for a test suite, `schemakit check` and the benchmarks.
 
 :func:`provide_postgres` returns a server in this order:
 
