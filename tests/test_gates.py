@@ -115,6 +115,18 @@ def test_drift_prints_the_migration_it_would_write(project: Path, empty_database
     assert check_drift(configure(copy_project(project.parent / "clean"), empty_database_url), settings).passed
 
 
+def test_gates_leave_the_callers_config_as_it_was(project: Path, empty_database_url: str, dialect: str) -> None:
+    config = configure(project, empty_database_url)
+    before = dict(config.attributes)
+    settings = DatabaseSettings.for_url(empty_database_url)
+    check_round_trip(config, settings)
+    check_drift(config, settings)
+    if dialect == "postgresql":
+        check_lock_safety(config)
+    assert config.attributes == before
+    assert config.output_buffer is None
+
+
 def test_naming_finds_bad_names_missing_ondelete_and_unindexed_keys(project: Path, empty_database_url: str) -> None:
     path = add_revision(
         project,

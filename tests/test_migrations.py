@@ -34,6 +34,7 @@ from schemakit.migrations import (
     make_config,
     upgrade,
     upgrade_async,
+    with_options,
 )
 from schemakit.migrations.locking import advisory_lock_key
 from tests.projects import (
@@ -240,8 +241,7 @@ def test_an_edited_applied_migration_is_refused(project: Path, empty_database_ur
     )
     assert result.returncode != 0
     assert path.name in result.stderr
-    accepting = configure(project, empty_database_url)
-    accepting.attributes["accept-edited"] = revision
+    accepting = with_options(configure(project, empty_database_url), accept_edited=[revision])
     upgrade(accepting)
     upgrade(config)  # the new checksum is recorded: no longer refused
 

@@ -6,8 +6,8 @@ from alembic import command
 from alembic.config import Config
 
 from schemakit.gates.findings import Finding, GateResult
-from schemakit.migrations.autogenerate import CAPTURE_ATTRIBUTE
 from schemakit.migrations.commands import upgrade
+from schemakit.migrations.options import with_options
 from schemakit.settings import DatabaseSettings
 
 __all__ = ["check_drift"]
@@ -23,14 +23,10 @@ def check_drift(config: Config, settings: DatabaseSettings) -> GateResult:
     Returns:
         A ``models-differ`` finding carrying the migration code autogenerate would write.
     """
-    config.attributes["settings"] = settings
-    upgrade(config, "heads")
     captured: list[str] = []
-    config.attributes[CAPTURE_ATTRIBUTE] = captured
-    try:
-        command.revision(config, message="drift check", autogenerate=True)
-    finally:
-        del config.attributes[CAPTURE_ATTRIBUTE]
+    config = with_options(config, settings=settings, capture_revision=captured)
+    upgrade(config, "heads")
+    command.revision(config, message="drift check", autogenerate=True)
     result = GateResult(GATE)
     for code in captured:
         result.findings.append(

@@ -41,6 +41,7 @@ from alembic.script import ScriptDirectory
 from schemakit.gates.findings import Finding, GateResult
 from schemakit.gates.history import function_line
 from schemakit.gates.roundtrip import linear_history
+from schemakit.migrations.options import with_options
 from schemakit.settings import DatabaseSettings
 
 __all__ = ["MARKER", "SQUAWK_EXCLUDED_RULES", "check_lock_safety", "lint_operations", "squawk_findings"]
@@ -229,10 +230,9 @@ def _problem(call: ast.Call, table: str | None, operation: str, created: set[str
 
 def _offline_sql(config: Config, revision: str, down: str | None) -> str:
     buffer = io.StringIO()
-    config.output_buffer = buffer
-    config.attributes["settings"] = DatabaseSettings.for_url(_OFFLINE_URL)
-    command.upgrade(config, f"{down}:{revision}" if down else revision, sql=True)
-    config.output_buffer = None
+    offline = with_options(config, settings=DatabaseSettings.for_url(_OFFLINE_URL))
+    offline.output_buffer = buffer
+    command.upgrade(offline, f"{down}:{revision}" if down else revision, sql=True)
     return buffer.getvalue()
 
 

@@ -19,6 +19,7 @@ from schemakit.gates.catalog import SchemaObject, describe, snapshot
 from schemakit.gates.findings import Finding, GateResult
 from schemakit.gates.history import function_line
 from schemakit.migrations.commands import downgrade, upgrade
+from schemakit.migrations.options import with_options
 from schemakit.settings import DatabaseSettings
 
 __all__ = ["check_round_trip", "linear_history"]
@@ -51,7 +52,7 @@ def check_round_trip(config: Config, settings: DatabaseSettings, *, only: Collec
     Returns:
         The findings: ``downgrade-leaves-behind``, ``downgrade-removes-too-much``, ``upgrade-not-repeatable``.
     """
-    config.attributes["settings"] = settings
+    config = with_options(config, settings=settings)
     result = GateResult(GATE)
     revisions = linear_history(ScriptDirectory.from_config(config))
     before: dict[str, frozenset[SchemaObject]] = {}

@@ -22,6 +22,7 @@ from schemakit.migrations.operations import (
     DropSchemakitFunctionsOp,
     DropUpdatedAtTriggerOp,
 )
+from schemakit.migrations.options import MigrationOptions, migration_options, with_options
 
 __all__ = [
     "CHECKSUM_TABLE",
@@ -32,12 +33,15 @@ __all__ = [
     "DropUpdatedAtTriggerOp",
     "EditedMigrationError",
     "MigrationLockTimeoutError",
+    "MigrationOptions",
     "downgrade",
     "downgrade_async",
     "file_checksum",
     "make_config",
     "migration_lock",
+    "migration_options",
     "run_migrations",
     "upgrade",
     "upgrade_async",
+    "with_options",
 ]

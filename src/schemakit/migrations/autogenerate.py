@@ -32,10 +32,11 @@ from schemakit.migrations.operations import (
     DropSchemakitFunctionsOp,
     DropUpdatedAtTriggerOp,
 )
+from schemakit.migrations.options import migration_options
 from schemakit.sql import UUID7_FUNCTION, updated_at_trigger_name, uuid7_server_default, wants_updated_at_trigger
 from schemakit.types import UTCDateTime
 
-__all__ = ["BOOKKEEPING_TABLES", "CAPTURE_ATTRIBUTE", "include_name", "render_item", "skip_empty_revision"]
+__all__ = ["BOOKKEEPING_TABLES", "include_name", "render_item", "skip_empty_revision"]
 
 log = logging.getLogger(__name__)
 
@@ -59,24 +60,20 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
     return False
 
 
-#: ``config.attributes`` key: a list that receives the code autogenerate would write, instead of a file.
-CAPTURE_ATTRIBUTE = "schemakit.capture_revision"
-
-
 def skip_empty_revision(
     migration_context: MigrationContext, _revision: Any, directives: list[ops.MigrationScript]
 ) -> None:
     """Alembic's ``process_revision_directives`` hook: write no file when autogenerate found no change.
 
     ``alembic check`` runs the same hook with no message and needs the (empty) script to report on, so only
-    a revision with a message (``alembic revision --autogenerate -m "..."``) is skipped. When
-    ``config.attributes[CAPTURE_ATTRIBUTE]`` is a list, the upgrade code goes there and no file is written
-    (the drift gate uses this).
+    a revision with a message (``alembic revision --autogenerate -m "..."``) is skipped. When the options
+    carry a ``capture_revision`` list (:class:`~schemakit.migrations.options.MigrationOptions`), the upgrade
+    code goes there and no file is written (the drift gate uses this).
     """
     if not directives:
         return
     script = directives[0]
-    capture = context.config.attributes.get(CAPTURE_ATTRIBUTE)
+    capture = migration_options(context.config).capture_revision
     if capture is not None:
         if script.upgrade_ops is not None and not script.upgrade_ops.is_empty():
             # No migration context: given one, render_python_code would insist on target metadata it never uses.

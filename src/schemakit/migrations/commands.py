@@ -12,7 +12,7 @@ the caller already holds a connection or an event loop::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from pathlib import Path
 
 from alembic import command
@@ -20,13 +20,10 @@ from alembic.config import Config
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from schemakit.migrations.environment import ACCEPT_EDITED_ARGUMENT, CONNECTION_ATTRIBUTE, SETTINGS_ATTRIBUTE
+from schemakit.migrations.options import CONNECTION_ATTRIBUTE, with_options
 from schemakit.settings import DatabaseSettings
 
 __all__ = ["downgrade", "downgrade_async", "make_config", "upgrade", "upgrade_async"]
-
-#: ``config.attributes`` key: when false, ``env.py`` leaves the process's logging configuration alone.
-CONFIGURE_LOGGING_ATTRIBUTE = "configure_logging"
 
 
 def make_config(
@@ -51,23 +48,17 @@ def make_config(
     path = Path(ini_path)
     if not path.is_file():
         raise FileNotFoundError(f"no Alembic configuration at {path.resolve()}")
-    config = Config(str(path))
-    config.attributes[CONFIGURE_LOGGING_ATTRIBUTE] = False
-    if settings is not None:
-        config.attributes[SETTINGS_ATTRIBUTE] = settings
-    if accept_edited:
-        config.attributes[ACCEPT_EDITED_ARGUMENT] = ",".join(accept_edited)
-    return config
+    return with_options(Config(str(path)), settings=settings, accept_edited=accept_edited, configure_logging=False)
 
 
 def upgrade(config: Config, revision: str = "head", *, connection: Connection | None = None) -> None:
     """Upgrade to ``revision``, on ``connection`` if given, else on one built from the settings."""
-    _run(config, connection, lambda: command.upgrade(config, revision))
+    command.upgrade(_on(config, connection), revision)
 
 
 def downgrade(config: Config, revision: str, *, connection: Connection | None = None) -> None:
     """Downgrade to ``revision`` (``"-1"``, ``"base"``, a revision id)."""
-    _run(config, connection, lambda: command.downgrade(config, revision))
+    command.downgrade(_on(config, connection), revision)
 
 
 async def upgrade_async(connection: AsyncConnection, config: Config, revision: str = "head") -> None:
@@ -80,12 +71,5 @@ async def downgrade_async(connection: AsyncConnection, config: Config, revision:
     await connection.run_sync(lambda sync: downgrade(config, revision, connection=sync))
 
 
-def _run(config: Config, connection: Connection | None, run: Callable[[], None]) -> None:
-    if connection is None:
-        run()
-        return
-    config.attributes[CONNECTION_ATTRIBUTE] = connection
-    try:
-        run()
-    finally:
-        del config.attributes[CONNECTION_ATTRIBUTE]
+def _on(config: Config, connection: Connection | None) -> Config:
+    return config if connection is None else with_options(config, attributes={CONNECTION_ATTRIBUTE: connection})

@@ -5,6 +5,7 @@ What it sets up, so that every project's migration environment avoids the known 
 * the connection: built from :class:`~schemakit.settings.DatabaseSettings` (``URL`` objects, so a ``%`` in a
   password never meets the ini file's interpolation), with asyncpg or aiosqlite when ``DATABASE_URL`` names
   an async driver, or handed in as ``config.attributes["connection"]`` (see :mod:`schemakit.migrations.commands`);
+* the caller's choices as one :class:`~schemakit.migrations.options.MigrationOptions`;
 * offline mode (``alembic upgrade --sql``) with literal values;
 * one transaction per migration, so a failing migration rolls back whole and the database stays at the
   previous revision (on SQLite too: schemakit makes its DDL transactional);
@@ -35,15 +36,12 @@ from schemakit.errors import SchemakitError
 from schemakit.migrations.autogenerate import include_name, render_item, skip_empty_revision
 from schemakit.migrations.checksums import ChecksumLedger
 from schemakit.migrations.locking import migration_lock
+from schemakit.migrations.options import CONNECTION_ATTRIBUTE, MigrationOptions, migration_options
 from schemakit.settings import DatabaseSettings
 
-__all__ = ["ACCEPT_EDITED_ARGUMENT", "CONNECTION_ATTRIBUTE", "SETTINGS_ATTRIBUTE", "run_migrations"]
+__all__ = ["ACCEPT_EDITED_ARGUMENT", "run_migrations"]
 
-#: ``config.attributes`` key for a connection to migrate on, instead of one built from settings.
-CONNECTION_ATTRIBUTE = "connection"
-#: ``config.attributes`` key for the :class:`DatabaseSettings` to use instead of reading the environment.
-SETTINGS_ATTRIBUTE = "settings"
-#: The ``-x`` argument (and ``config.attributes`` key) that accepts edited applied migrations.
+#: The ``-x`` argument that accepts edited applied migrations.
 ACCEPT_EDITED_ARGUMENT = "accept-edited"
 
 log = logging.getLogger(__name__)
@@ -64,9 +62,10 @@ def run_migrations(target_metadata: MetaData, *, version_table: str = "alembic_v
             (hand in a connection instead), or if an ``AsyncConnection`` is handed in.
     """
     config = context.config
-    if config.config_file_name and config.attributes.get("configure_logging", True):
+    options = migration_options(config)
+    if config.config_file_name and options.configure_logging:
         fileConfig(config.config_file_name, disable_existing_loggers=False)
-    settings = config.attributes.get(SETTINGS_ATTRIBUTE) or DatabaseSettings()
+    settings = options.settings or DatabaseSettings()
     if context.is_offline_mode():
         _run_offline(target_metadata, settings, version_table)
         return
@@ -142,7 +141,7 @@ def _online_options(connection: Connection, target_metadata: MetaData, version_t
 def _run_online(
     connection: Connection, target_metadata: MetaData, settings: DatabaseSettings, version_table: str
 ) -> None:
-    ledger = ChecksumLedger(context.script, accepted=_accepted_edits())
+    ledger = ChecksumLedger(context.script, accepted=_accepted_edits(migration_options(context.config)))
     context.configure(
         connection=connection,
         on_version_apply=ledger.record,
@@ -202,11 +201,9 @@ def _async_engine(settings: DatabaseSettings) -> AsyncEngine:
     return make_async_engine(_engine_settings(settings), **_ENGINE_POLICY)
 
 
-def _accepted_edits() -> frozenset[str]:
-    given = context.config.attributes.get(ACCEPT_EDITED_ARGUMENT) or context.get_x_argument(as_dictionary=True).get(
-        ACCEPT_EDITED_ARGUMENT, ""
-    )
-    return frozenset(part.strip() for part in str(given).split(",") if part.strip())
+def _accepted_edits(options: MigrationOptions) -> frozenset[str]:
+    given = str(context.get_x_argument(as_dictionary=True).get(ACCEPT_EDITED_ARGUMENT, ""))
+    return options.accept_edited | {part.strip() for part in given.split(",") if part.strip()}
 
 
 def _timeouts(settings: DatabaseSettings) -> Mapping[str, str]:
