@@ -38,7 +38,8 @@ _UNKNOWN_SAFETY = uuid.SafeUUID.unknown
 
 def _plain_uuid(value: int) -> uuid.UUID:
     # Skips uuid.UUID.__init__'s argument parsing, like CPython 3.14's UUID._from_int: the value is known
-    # to be a well-formed 128-bit integer.
+    # to be a well-formed 128-bit integer. It writes UUID's two slots directly, so tests/test_dependency_contracts.py
+    # checks that the slots are still those two and that the result equals uuid.UUID(int=value) in every way.
     result = _new_object(uuid.UUID)
     _set_attribute(result, "int", value)
     _set_attribute(result, "is_safe", _UNKNOWN_SAFETY)

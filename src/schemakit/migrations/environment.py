@@ -120,6 +120,8 @@ def _run_offline(target_metadata: MetaData, settings: DatabaseSettings, version_
 
 def _changes_schema() -> bool:
     # upgrade, downgrade and stamp name a destination; revision --autogenerate, current and history do not.
+    # Alembic has no public flag for this, only the "destination_rev" entry its commands put in the context's
+    # options; tests/test_dependency_contracts.py fails if the commands stop doing so.
     environment = context.get_context().environment_context
     return environment is not None and "destination_rev" in environment.context_opts
 

@@ -8,7 +8,8 @@ the three together.
 
 from schemakit.seeding.fixtures import Fixture, FixtureError, load_fixture_file, load_fixtures
 from schemakit.seeding.guard import OVERRIDE_FLAG, SeedRefusedError, check_seed_target, refusal_reasons
-from schemakit.seeding.loader import ModelReport, Progress, SeedMode, SeedReport, seed
+from schemakit.seeding.loader import seed
+from schemakit.seeding.report import ModelReport, Progress, SeedMode, SeedReport
 
 __all__ = [
     "OVERRIDE_FLAG",
