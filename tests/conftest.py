@@ -1,9 +1,11 @@
-"""Test harness: every database test runs on SQLite and on a real PostgreSQL.
+"""Test harness: every database test runs on SQLite and on a real PostgreSQL, both migrated the same way.
 
-PostgreSQL comes from schemakit's own pytest plugin (``TEST_DATABASE_URL`` or a throwaway cluster, a template
-migrated with the template's migrations, one clone per worker); the pytest header says which. The test-only
-models (``tests/models.py``) are created on top of it. Outside CI, without PostgreSQL, the PostgreSQL half is
-skipped with the reason in the header and the summary; with ``CI=true`` the run fails instead.
+The library's tests run on their own models (``tests/library/models.py``) and migrations (``tests/library``),
+never on the template's; the template's own tests live in ``tests/template``. PostgreSQL comes from schemakit's
+own pytest plugin (``TEST_DATABASE_URL`` or a throwaway cluster, a template migrated with the library tests'
+migrations, one clone per worker); the pytest header says which. SQLite gets the same migrations, once, into a
+template file that each test copies. Outside CI, without PostgreSQL, the PostgreSQL half is skipped with the
+reason in the header and the summary; with ``CI=true`` the run fails instead.
 """
 
 from __future__ import annotations
@@ -13,18 +15,16 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, MetaData, create_engine, text
+from sqlalchemy import Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.pool import NullPool
 
-import example_app.models  # noqa: F401 - registers the demo tables on Base.metadata
-from schemakit import Base, DatabaseSettings, make_async_engine, make_engine
-from schemakit.testing.databases import PostgresTestDatabases, TestDatabase
-from tests.models import TestBase
+from schemakit import DatabaseSettings, make_async_engine, make_engine
+from schemakit.testing.databases import PostgresTestDatabases, SqliteTestDatabases, TestDatabase
+from tests.library.models import LibraryBase
+from tests.projects import LIBRARY_INI
 
 pytest_plugins = ["schemakit.testing.plugin", "pytester"]
 
-METADATAS: tuple[MetaData, ...] = (Base.metadata, TestBase.metadata)
 SETTINGS_VARIABLES = [field.alias for field in DatabaseSettings.model_fields.values() if field.alias]
 
 
@@ -49,13 +49,19 @@ def dialect(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def postgres_database(request: pytest.FixtureRequest) -> TestDatabase:
-    """The plugin's migrated PostgreSQL clone, with the test-only tables added."""
+    """The plugin's PostgreSQL clone, migrated with the library tests' migrations."""
     _postgres(request)
     database: TestDatabase = request.getfixturevalue("schemakit_database")
-    engine = create_engine(database.url, poolclass=NullPool)
-    TestBase.metadata.create_all(engine)
-    engine.dispose()
     return database
+
+
+@pytest.fixture(scope="session")
+def sqlite_databases(request: pytest.FixtureRequest) -> Iterator[SqliteTestDatabases]:
+    """A SQLite template migrated with the library tests' migrations, reused until they change."""
+    databases = SqliteTestDatabases(Path(str(request.config.cache.mkdir("schemakit_library"))), "library", LIBRARY_INI)
+    databases.ensure_template()
+    yield databases
+    databases.close()
 
 
 @pytest.fixture
@@ -66,26 +72,20 @@ def postgres_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def settings(
-    request: pytest.FixtureRequest, dialect: str, tmp_path_factory: pytest.TempPathFactory
-) -> DatabaseSettings:
-    if dialect == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    return DatabaseSettings(database_url=url, _env_file=None)
-
-
-def _prepare_schema(engine: Engine) -> None:
-    if engine.dialect.name == "sqlite":
-        for metadata in METADATAS:
-            metadata.create_all(engine)
+def settings(request: pytest.FixtureRequest, dialect: str) -> Iterator[DatabaseSettings]:
+    if dialect == "postgresql":
+        yield DatabaseSettings.for_url(request.getfixturevalue("postgres_url"))
+        return
+    databases: SqliteTestDatabases = request.getfixturevalue("sqlite_databases")
+    database = databases.clone(uuid.uuid4().hex[:12])
+    yield DatabaseSettings.for_url(database.url)
+    databases.drop(database)
 
 
 def _empty_tables(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
-        return
-    names = ", ".join(f'"{table.name}"' for metadata in METADATAS for table in metadata.sorted_tables)
+        return  # each SQLite test has a copy of its own
+    names = ", ".join(f'"{table.name}"' for table in LibraryBase.metadata.sorted_tables)
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {names} CASCADE"))
 
@@ -93,7 +93,6 @@ def _empty_tables(engine: Engine) -> None:
 @pytest.fixture
 def engine(settings: DatabaseSettings) -> Iterator[Engine]:
     engine = make_engine(settings)
-    _prepare_schema(engine)
     yield engine
     _empty_tables(engine)
     engine.dispose()
@@ -101,11 +100,10 @@ def engine(settings: DatabaseSettings) -> Iterator[Engine]:
 
 @pytest.fixture
 async def async_engine(settings: DatabaseSettings) -> AsyncIterator[AsyncEngine]:
-    sync_engine = make_engine(settings)
-    _prepare_schema(sync_engine)
     engine = make_async_engine(settings)
     yield engine
     await engine.dispose()
+    sync_engine = make_engine(settings)
     _empty_tables(sync_engine)
     sync_engine.dispose()
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from example_app.models import Order, OrderItem, Product, User
 from schemakit import uuid7
+from tests.library.models import Order, OrderItem, Product, User
 
 
 def make_user(email: str = "ada@example.test") -> User:

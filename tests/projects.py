@@ -1,4 +1,4 @@
-"""Temporary copies of the template's Alembic project, to which tests add revisions."""
+"""Temporary copies of the library tests' Alembic project (``tests/library``), to which tests add revisions."""
 
 from __future__ import annotations
 
@@ -14,12 +14,15 @@ from schemakit import DatabaseSettings
 from schemakit.migrations import make_config
 
 ROOT = Path(__file__).parent.parent
+LIBRARY = ROOT / "tests" / "library"
+LIBRARY_INI = LIBRARY / "alembic.ini"
 
 
 def copy_project(folder: Path) -> Path:
-    """Copy alembic.ini and alembic/ into ``folder``; return it."""
-    shutil.copytree(ROOT / "alembic", folder / "alembic", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "alembic.ini", folder / "alembic.ini")
+    """Copy the library tests' alembic.ini and alembic/ into ``folder``; return it."""
+    shutil.copytree(LIBRARY / "alembic", folder / "alembic", ignore=shutil.ignore_patterns("__pycache__"))
+    ini = LIBRARY_INI.read_text().replace("%(here)s/../..", str(ROOT))
+    (folder / "alembic.ini").write_text(ini)
     return folder
 
 

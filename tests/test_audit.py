@@ -4,7 +4,6 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from example_app.models import User
 from schemakit import (
     acting_as,
     async_session_scope,
@@ -15,6 +14,7 @@ from schemakit import (
     uuid7,
 )
 from tests.helpers import make_user
+from tests.library.models import User
 
 
 def test_actors_nest_and_restore() -> None:

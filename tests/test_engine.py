@@ -7,7 +7,6 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool, QueuePool
 
-from example_app.models import Order, OrderItem, Product, User
 from schemakit import (
     DatabaseSettings,
     async_session_scope,
@@ -19,6 +18,7 @@ from schemakit import (
 )
 from schemakit.engine import SLOW_QUERY_LOGGER
 from tests.helpers import make_order, make_product, make_user
+from tests.library.models import Order, OrderItem, Product, User
 
 SLOW_QUERY = {
     "postgresql": "SELECT pg_sleep(0.05)",

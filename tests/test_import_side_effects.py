@@ -8,11 +8,27 @@ import textwrap
 
 import pytest
 
+PRINT_SERVER_OBJECTS = """
+from sqlalchemy import text
+
+def print_server_objects(engine):
+    with engine.connect() as connection:
+        functions = connection.scalars(
+            text("SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace")
+        ).all()
+        triggers = connection.scalars(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")).all()
+    print(sorted(functions + triggers))
+"""
+
 
 def run_isolated(code: str) -> str:
     """Run ``code`` in a fresh interpreter, so no model mapped by another test is registered."""
     result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=False, timeout=120
+        [sys.executable, "-c", PRINT_SERVER_OBJECTS + textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
@@ -26,18 +42,13 @@ def test_a_plain_metadata_create_all_creates_nothing_of_schemakit(empty_database
     objects = run_isolated(
         f"""
         import schemakit, schemakit.migrations, schemakit.seeding, schemakit.gates
-        from sqlalchemy import Column, DateTime, Integer, MetaData, Table, create_engine, text
+        from sqlalchemy import Column, DateTime, Integer, MetaData, Table, create_engine
 
         metadata = MetaData()
         Table("things", metadata, Column("id", Integer, primary_key=True), Column("updated_at", DateTime))
         engine = create_engine({empty_database_url!r})
         metadata.create_all(engine)
-        with engine.connect() as connection:
-            functions = connection.scalars(text(
-                "SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace"
-            )).all()
-            triggers = connection.scalars(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")).all()
-        print(sorted(functions + triggers))
+        print_server_objects(engine)
         """
     )
     assert objects == "[]"
@@ -47,7 +58,7 @@ def test_a_plain_metadata_create_all_creates_nothing_of_schemakit(empty_database
 def test_a_schemakit_model_brings_its_functions_and_trigger(empty_database_url: str) -> None:
     objects = run_isolated(
         f"""
-        from sqlalchemy import create_engine, text
+        from sqlalchemy import create_engine
         from sqlalchemy.orm import Mapped
         from schemakit import Entity
 
@@ -57,12 +68,7 @@ def test_a_schemakit_model_brings_its_functions_and_trigger(empty_database_url: 
 
         engine = create_engine({empty_database_url!r})
         Entity.metadata.create_all(engine)
-        with engine.connect() as connection:
-            functions = connection.scalars(text(
-                "SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace"
-            )).all()
-            triggers = connection.scalars(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")).all()
-        print(sorted(functions + triggers))
+        print_server_objects(engine)
         """
     )
     assert objects == "['schemakit_set_updated_at', 'schemakit_uuid7', 'trg_things_updated_at']"

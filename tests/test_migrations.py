@@ -15,7 +15,6 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect, select, text
 from sqlalchemy.pool import NullPool
 
-from example_app.models import User
 from schemakit import (
     DatabaseSettings,
     SchemakitError,
@@ -37,6 +36,7 @@ from schemakit.migrations import (
     with_options,
 )
 from schemakit.migrations.locking import advisory_lock_key
+from tests.library.models import LibraryBase, User
 from tests.projects import (
     add_revision,
     configure,
@@ -47,7 +47,7 @@ from tests.projects import (
 )
 
 ROOT = Path(__file__).parent.parent
-DOMAIN_TABLES = {"users", "products", "orders", "order_items"}
+DOMAIN_TABLES = set(LibraryBase.metadata.tables)
 BOOKKEEPING = {"alembic_version", CHECKSUM_TABLE, ENVIRONMENT_TABLE}
 
 
@@ -225,7 +225,7 @@ def test_an_edited_applied_migration_is_refused(project: Path, empty_database_ur
     config = configure(project, empty_database_url)
     upgrade(config)
     revision = initial_revision(project)
-    (path,) = (project / "alembic" / "versions").glob("*_create_users_products_and_orders.py")
+    (path,) = (project / "alembic" / "versions").glob("*_create_the_library_test_tables.py")
     path.write_text(path.read_text() + "\n# an innocent-looking edit\n")
     with pytest.raises(EditedMigrationError) as refused:
         upgrade(config)

@@ -4,7 +4,7 @@ from sqlalchemy.exc import InvalidRequestError
 
 from schemakit import NAMING_CONVENTION, make_metadata, shorten_identifier
 from schemakit.naming import MAX_IDENTIFIER_BYTES
-from tests.models import Shelf, Warehouse
+from tests.library.models import Shelf, Warehouse
 
 
 def test_convention_names_every_kind_of_object() -> None:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,8 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, text
 
-from example_app.models import Order, OrderItem, Product, User
-from schemakit import AppEnv, Base, DatabaseSettings, make_engine, make_session_factory, session_scope, uuid7_time
+from schemakit import AppEnv, DatabaseSettings, make_engine, make_session_factory, session_scope, uuid7_time
 from schemakit.environment_marker import read_environment_marker, write_environment_marker
 from schemakit.ids import SEED_EPOCH
 from schemakit.migrations import make_config, upgrade
@@ -31,9 +27,11 @@ from schemakit.seeding import (
     refusal_reasons,
     seed,
 )
+from tests.library.models import LibraryBase, Order, OrderItem, Product, User
+from tests.projects import LIBRARY, LIBRARY_INI
 
 ROOT = Path(__file__).parent.parent
-FIXTURES = ROOT / "src" / "example_app" / "fixtures"
+FIXTURES = LIBRARY / "fixtures"
 TABLES = ("users", "products", "orders", "order_items")
 
 
@@ -44,7 +42,7 @@ def settings(empty_database_url: str) -> DatabaseSettings:
 
 @pytest.fixture
 def migrated(settings: DatabaseSettings) -> Engine:
-    upgrade(make_config(ROOT / "alembic.ini", settings=settings))
+    upgrade(make_config(LIBRARY_INI, settings=settings))
     engine = make_engine(settings)
     yield engine
     engine.dispose()
@@ -59,7 +57,7 @@ def fixtures_copy(tmp_path: Path) -> Path:
 
 def run_seed(engine: Engine, folder: Path = FIXTURES, **options: Any) -> Any:
     with engine.connect() as connection:
-        return seed(connection, load_fixtures(folder), mappers=Base.registry, **options)
+        return seed(connection, load_fixtures(folder), mappers=LibraryBase.registry, **options)
 
 
 def snapshot(engine: Engine) -> dict[str, tuple[int, str]]:
@@ -110,7 +108,7 @@ def test_loaded_rows_are_complete_and_linked(migrated: Engine) -> None:
 def test_ids_are_deterministic_version_7(migrated: Engine, tmp_path: Path) -> None:
     run_seed(migrated)
     other = make_engine(DatabaseSettings(database_url=f"sqlite:///{tmp_path / 'other.db'}", _env_file=None))
-    upgrade(make_config(ROOT / "alembic.ini", settings=DatabaseSettings(database_url=str(other.url), _env_file=None)))
+    upgrade(make_config(LIBRARY_INI, settings=DatabaseSettings(database_url=str(other.url), _env_file=None)))
     run_seed(other)
     for engine in (migrated, other):
         with make_session_factory(engine)() as session:
@@ -172,7 +170,7 @@ def test_dry_run_reports_and_writes_nothing(migrated: Engine) -> None:
 def test_a_natural_key_without_a_unique_constraint_is_rejected(migrated: Engine) -> None:
     fixture = Fixture("Product", ("name",), [{"sku": "X", "name": "X", "price": "1.00"}], source="products.json")
     with pytest.raises(FixtureError) as refused, migrated.connect() as connection:
-        seed(connection, [fixture], mappers=Base.registry)
+        seed(connection, [fixture], mappers=LibraryBase.registry)
     assert str(refused.value).startswith(
         "products.json: the natural key (name) of Product matches no UNIQUE constraint or unique index of table "
         "products; its unique column sets are (id), (sku)."
@@ -231,7 +229,10 @@ def test_progress_is_reported_per_batch(migrated: Engine) -> None:
     seen: list[tuple[str, int, int]] = []
     with migrated.connect() as connection:
         seed(
-            connection, [Fixture("Product", ("sku",), rows)], mappers=Base.registry, progress=lambda *a: seen.append(a)
+            connection,
+            [Fixture("Product", ("sku",), rows)],
+            mappers=LibraryBase.registry,
+            progress=lambda *a: seen.append(a),
         )
     assert seen == [("Product", 1000, 2500), ("Product", 2000, 2500), ("Product", 2500, 2500)]
 
@@ -263,67 +264,6 @@ def test_migrations_mark_the_database_and_never_lower_production(migrated: Engin
         assert read_environment_marker(connection) == "test"
     with migrated.begin() as connection:
         write_environment_marker(connection, AppEnv.PRODUCTION)
-    upgrade(make_config(ROOT / "alembic.ini", settings=settings))  # migrated again with APP_ENV=test
+    upgrade(make_config(LIBRARY_INI, settings=settings))  # migrated again with APP_ENV=test
     with migrated.connect() as connection:
         assert read_environment_marker(connection) == "production"
-
-
-def seed_script(url: str, *arguments: str, app_env: str | None) -> subprocess.CompletedProcess[str]:
-    environment = {key: value for key, value in os.environ.items() if key != "APP_ENV"}
-    environment["DATABASE_URL"] = url
-    if app_env is not None:
-        environment["APP_ENV"] = app_env
-    return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "seed_data.py"), *arguments],
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-
-
-@pytest.mark.parametrize(
-    ("app_env", "marker", "reason"),
-    [
-        ("production", None, "APP_ENV is production, not development or test"),
-        (None, None, "APP_ENV is not set"),
-        ("development", AppEnv.PRODUCTION, "the database itself is marked as production"),
-    ],
-    ids=["production-env", "missing-env", "production-marker"],
-)
-def test_the_script_refuses_and_writes_nothing(
-    migrated: Engine, empty_database_url: str, app_env: str | None, marker: AppEnv | None, reason: str
-) -> None:
-    if marker is not None:
-        with migrated.begin() as connection:
-            write_environment_marker(connection, marker)
-    before = snapshot(migrated)
-    result = seed_script(empty_database_url, app_env=app_env)
-    assert result.returncode == 1, result.stderr
-    masked = DatabaseSettings(database_url=empty_database_url, _env_file=None).masked_url()
-    assert result.stderr.startswith(f"Refusing to seed {masked}:")
-    assert reason in result.stderr
-    assert "Nothing was written." in result.stderr
-    assert snapshot(migrated) == before
-    forced = seed_script(empty_database_url, "--override-production-guard", app_env=app_env)
-    assert forced.returncode == 0, forced.stderr
-    assert "total            18        0          0" in forced.stdout
-
-
-def test_the_script_reports_and_supports_dry_runs(migrated: Engine, empty_database_url: str) -> None:
-    dry = seed_script(empty_database_url, "--dry-run", app_env="development")
-    assert dry.returncode == 0, dry.stderr
-    assert "Dry run: nothing was written." in dry.stdout
-    assert snapshot(migrated)["users"][0] == 0
-    first = seed_script(empty_database_url, app_env="development")
-    second = seed_script(empty_database_url, "--mode", "converge", app_env="development")
-    assert "total            18        0          0" in first.stdout
-    assert "total             0        0         18" in second.stdout
-
-
-def test_the_script_explains_bad_fixtures(migrated: Engine, empty_database_url: str, tmp_path: Path) -> None:
-    (tmp_path / "broken.json").write_text("{not json")
-    result = seed_script(empty_database_url, "--fixtures", str(tmp_path), app_env="development")
-    assert result.returncode == 2
-    assert f"Cannot seed: {tmp_path / 'broken.json'}: cannot read the fixture" in result.stderr

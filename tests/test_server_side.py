@@ -10,7 +10,7 @@ from sqlalchemy import Engine, select, text
 
 from schemakit import make_session_factory, session_scope, uuid7_time
 from schemakit.sql import updated_at_trigger_name
-from tests.models import Everything
+from tests.library.models import Everything
 
 
 def insert_raw(engine: Engine, label: str) -> uuid.UUID:
@@ -81,7 +81,7 @@ def test_server_made_ids_follow_insertion_order_within_a_millisecond(engine: Eng
 
 
 def test_server_made_ids_through_the_orm(engine: Engine) -> None:
-    from tests.models import Reading
+    from tests.library.models import Reading
 
     with session_scope(make_session_factory(engine)) as session:
         readings = [Reading(sensor=f"s{n}") for n in range(50)]

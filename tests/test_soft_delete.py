@@ -5,10 +5,9 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload, subqueryload
 
-from example_app.models import Order, OrderItem, Product, User
 from schemakit import acting_as, make_session_factory, session_scope
 from tests.helpers import make_order, make_product, make_user
-from tests.models import Author, Post, Tag
+from tests.library.models import Author, Order, OrderItem, Post, Product, Tag, User
 
 
 @pytest.fixture

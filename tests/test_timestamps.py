@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, select, text
 
 from schemakit import make_session_factory, session_scope
-from tests.models import Everything
+from tests.library.models import Everything
 
 
 def test_columns_are_ordered_id_first_and_timestamps_last() -> None:

@@ -6,7 +6,6 @@ from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm.exc import StaleDataError
 
-from example_app.models import Product
 from schemakit import (
     ConcurrentUpdateError,
     VersionMismatchError,
@@ -16,6 +15,7 @@ from schemakit import (
     session_scope,
 )
 from tests.helpers import make_product
+from tests.library.models import Product
 
 
 def saved_product(engine: Engine) -> Product:

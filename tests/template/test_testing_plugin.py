@@ -14,7 +14,7 @@ import pytest
 from schemakit.provisioning import sweep_stale_clusters
 from schemakit.testing.databases import TestDatabaseError, check_disposable
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parent.parent.parent
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
 INI = """
