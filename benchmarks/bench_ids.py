@@ -34,13 +34,17 @@ def per_call(generate: Callable[[], object], calls: int, repeats: int) -> list[f
 DRIFT_PROGRAM = """
 import sys, time
 from importlib import import_module
-module, _, name = sys.argv[1].rpartition(".")
+target = sys.argv[1]
+module, _, name = target.removesuffix("()").rpartition(".")
 generate = getattr(import_module(module), name)
+if target.endswith("()"):  # a generator class: one instance, as the module keeps one
+    generate = generate()
 made = [generate() for _ in range(int(sys.argv[2]))]
 print((made[-1].int >> 80) - time.time_ns() // 1_000_000)
 """
 DRIFT_TARGETS = {
     "schemakit uuid7() (selected)": "schemakit.ids.uuid7",
+    "schemakit uuid7() (pure Python)": "schemakit.ids._CounterGenerator()",
     "uuid6.uuid7()": "uuid6.uuid7",
     "uuid_utils.compat.uuid7()": "uuid_utils.compat.uuid7",
 }
@@ -81,7 +85,7 @@ def main() -> None:
         print(f"{name:<34} {drift:>12.1f}")
     for measurement in measurements:
         measurement.extra["drift_ms"] = drifts.get(measurement.name)
-    path = save("ids_quick" if arguments.quick else "ids", title, measurements, generator=ids.UUID7_GENERATOR)
+    path = save("ids", title, measurements, quick=arguments.quick, generator=ids.UUID7_GENERATOR)
     print(f"\nresults: {path.relative_to(ROOT)}")
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import asyncpg
 
-from benchmarks.common import RESULTS, header, save
+from benchmarks.common import header, results_folder, save
 from schemakit.ids import uuid7
 from schemakit.provisioning import provide_postgres
 from schemakit.sql import functions_ddl
@@ -232,8 +232,8 @@ def main() -> None:
     from benchmarks.common import Measurement
 
     measurements = [Measurement(f"{r.method}: {r.key}", r.seconds, extra=r.figures) for r in results]
-    path = save("keys_quick" if arguments.quick else "keys", title, measurements, rows=count, cpus=os.cpu_count())
-    picture = RESULTS / ("keys_quick.png" if arguments.quick else "keys.png")
+    path = save("keys", title, measurements, quick=arguments.quick, rows=count, cpus=os.cpu_count())
+    picture = results_folder(quick=arguments.quick) / "keys.png"
     plot(results, picture)
     print(f"\nresults: {path.relative_to(ROOT)}, picture: {picture.relative_to(ROOT)}")
 

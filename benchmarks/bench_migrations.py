@@ -122,7 +122,7 @@ def main() -> None:
         for database in made:
             databases.drop(database)
     print(f"\n## Median of {repeats} runs\n{table(measurements)}")
-    path = save("migrations_quick" if arguments.quick else "migrations", title, measurements, revisions=revisions)
+    path = save("migrations", title, measurements, quick=arguments.quick, revisions=revisions)
     print(f"\nresults: {path.relative_to(ROOT)}")
 
 

@@ -1,10 +1,11 @@
-"""What schemakit's conveniences cost on PostgreSQL. Goal: at most 1.10x.
+"""What schemakit's conveniences cost on PostgreSQL, against plain SQLAlchemy in a process without schemakit.
 
-A model with every mixin against a plain SQLAlchemy model with the same columns; and the soft-delete filter
-against a hand-written ``WHERE deleted_at IS NULL``.
-
-Both models live on their own metadata in one database; the plain one fills the same columns by hand
-(ids from uuid7(), timestamps, version, actors). Runs on PostgreSQL (asyncpg's sync sibling, psycopg).
+A model with every mixin (UUIDv7 key, timestamps, soft delete, version counter, audit actors) against a plain
+SQLAlchemy model with the same columns, filled by hand, run by ``plain_worker.py`` in a separate process that
+never imports schemakit (so no listener of schemakit's can touch it); and the soft-delete filter against a
+hand-written ``WHERE deleted_at IS NULL``. The cases alternate run by run, so both sides see the same machine.
+Goals (set by the issue on costs that grow with the work): inserts and lookups at most 1.10x the plain model,
+the filter at most 1.05x the hand-written one, versioned updates at most 1.3x.
 
     python -m benchmarks.bench_mixins [--quick]
 """
@@ -12,15 +13,17 @@ Both models live on their own metadata in one database; the plain one fills the 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import sys
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sqlalchemy import MetaData, String, Uuid, select
+from sqlalchemy import MetaData, String, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from benchmarks.common import Measurement, header, postgres, repeat, save, table
+from benchmarks.common import Measurement, header, postgres, save, table, timed
 from schemakit import (
     TYPE_ANNOTATION_MAP,
     AuditMixin,
@@ -33,11 +36,10 @@ from schemakit import (
     acting_as,
     make_engine,
     make_metadata,
-    uuid7,
 )
-from schemakit.types import UTCDateTime
 
 ROOT = Path(__file__).parent.parent
+WORKER = Path(__file__).parent / "plain_worker.py"
 
 
 class MixinBase(DeclarativeBase):
@@ -45,111 +47,141 @@ class MixinBase(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = TYPE_ANNOTATION_MAP
 
 
-class PlainBase(DeclarativeBase):
-    pass
-
-
 class WithMixins(UUIDv7PrimaryKeyMixin, TimestampMixin, SoftDeleteMixin, VersionedMixin, AuditMixin, MixinBase):
     __tablename__ = "bench_with_mixins"
     name: Mapped[str] = mapped_column(String(50))
 
 
-class Plain(PlainBase):
-    __tablename__ = "bench_plain"
-    id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
-    name: Mapped[str] = mapped_column(String(50))
-    version: Mapped[int]
-    created_by: Mapped[str | None] = mapped_column(String(255))
-    updated_by: Mapped[str | None] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+class PlainWorker:
+    """The plain model's side, in its own process (see ``plain_worker.py``)."""
+
+    def __init__(self, url: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        if self.ask(op="setup", url=url)["schemakit_imported"]:
+            raise SystemExit("the plain baseline's process imported schemakit")
+
+    def ask(self, **command: Any) -> dict[str, Any]:
+        """Send one command; return the answer."""
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+        answer: dict[str, Any] = json.loads(self.process.stdout.readline())
+        return answer
+
+    def seconds(self, **command: Any) -> float:
+        """Send one command; return the seconds it took."""
+        return float(self.ask(**command)["seconds"])
+
+    def close(self) -> None:
+        """End the process."""
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
 
 
-def plain_row(n: int) -> Plain:
-    now = datetime.now(UTC)
-    return Plain(
-        id=uuid7(), name=f"row {n}", version=1, created_by="bench", updated_by="bench", created_at=now, updated_at=now
-    )
+class MixinSide:
+    """The every-mixin model's side, in this process, on schemakit's engine and session."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(DatabaseSettings.for_url(url))
+        MixinBase.metadata.drop_all(self.engine)
+        MixinBase.metadata.create_all(self.engine)
+
+    def insert(self, rows: int) -> float:
+        """Empty the table, then time an ORM insert of ``rows`` rows in one commit."""
+        with self.engine.begin() as connection:
+            connection.exec_driver_sql("TRUNCATE bench_with_mixins")
+
+        def insert() -> None:
+            with acting_as("bench"), Session(self.engine) as session:
+                session.add_all([WithMixins(name=f"row {n}") for n in range(rows)])
+                session.commit()
+
+        return timed(insert)
+
+    def lookup(self, count: int, *, hand_written: bool) -> float:
+        """Time ``count`` lookups by id, with the soft-delete filter or a hand-written one."""
+        with Session(self.engine) as session:
+            keys = list(session.scalars(select(WithMixins.id).order_by(WithMixins.id).limit(count)))
+
+        def statement(key: uuid.UUID) -> Any:
+            if not hand_written:
+                return select(WithMixins).where(WithMixins.id == key)
+            return (
+                select(WithMixins)
+                .where(WithMixins.id == key, WithMixins.deleted_at.is_(None))
+                .execution_options(include_deleted=True)
+            )
+
+        def lookup() -> None:
+            with Session(self.engine) as session:
+                for key in keys:
+                    session.execute(statement(key)).scalar_one()
+                    session.expunge_all()
+
+        return timed(lookup)
+
+    def update(self, count: int) -> float:
+        """Time changing ``count`` loaded rows and committing them."""
+        with acting_as("bench"), Session(self.engine) as session:
+            rows = list(session.scalars(select(WithMixins).order_by(WithMixins.id).limit(count)))
+
+            def rename_all() -> None:
+                for row in rows:
+                    row.name = f"{row.name[:40]}!"
+                session.commit()
+
+            return timed(rename_all)
+
+    def close(self) -> None:
+        """Drop the table."""
+        MixinBase.metadata.drop_all(self.engine)
+        self.engine.dispose()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="10,000 rows instead of 100,000")
     arguments = parser.parse_args()
-    rows, repeats, lookups = (10_000, 3, 2_000) if arguments.quick else (100_000, 5, 10_000)
+    rows, repeats, lookups, updates = (10_000, 3, 2_000, 2_000) if arguments.quick else (100_000, 5, 10_000, 5_000)
     title = "Mixin overhead on PostgreSQL"
+    plain_insert, plain_lookup = f"insert {rows:,}: plain model", f"{lookups:,} lookups by id: plain model"
+    hand_lookup = f"{lookups:,} lookups by id: every mixin, hand-written deleted_at IS NULL"
+    plain_update = f"update {updates:,} loaded rows: plain model, no version counter"
+    sections: dict[str, list[Measurement]] = {
+        "ORM inserts": [Measurement(plain_insert, []), Measurement(f"insert {rows:,}: every mixin", [], plain_insert)],
+        "Lookups": [
+            Measurement(plain_lookup, []),
+            Measurement(hand_lookup, [], plain_lookup),
+            Measurement(f"{lookups:,} lookups by id: every mixin, soft-delete filter", [], hand_lookup),
+        ],
+        "Updates of loaded rows, one commit": [
+            Measurement(plain_update, []),
+            Measurement(f"update {updates:,} loaded rows: every mixin", [], plain_update),
+        ],
+    }
     with postgres() as server:
         print(header(title, server))
-        engine = make_engine(DatabaseSettings(database_url=server.url.render_as_string(hide_password=False)))
-        MixinBase.metadata.drop_all(engine)
-        PlainBase.metadata.drop_all(engine)
-        MixinBase.metadata.create_all(engine)
-        PlainBase.metadata.create_all(engine)
-
-        def insert(make: Any) -> None:
-            with acting_as("bench"), Session(engine) as session:
-                session.add_all([make(n) for n in range(rows)])
-                session.commit()
-
-        def truncate() -> None:
-            with engine.begin() as connection:
-                connection.exec_driver_sql("TRUNCATE bench_with_mixins, bench_plain")
-
-        inserts = [
-            Measurement(f"insert {rows:,}: plain model", repeat(lambda: insert(plain_row), repeats, setup=truncate)),
-            Measurement(
-                f"insert {rows:,}: every mixin",
-                repeat(lambda: insert(lambda n: WithMixins(name=f"row {n}")), repeats, setup=truncate),
-                baseline=f"insert {rows:,}: plain model",
-            ),
-        ]
-        insert(plain_row)
-        insert(lambda n: WithMixins(name=f"row {n}"))
-        with Session(engine) as session:
-            plain_ids = list(session.scalars(select(Plain.id).limit(lookups)))
-            mixin_ids = list(session.scalars(select(WithMixins.id).limit(lookups)))
-
-        def lookup(model: Any, keys: list[uuid.UUID], statement: Any) -> None:
-            with Session(engine) as session:
-                for key in keys:
-                    session.execute(statement(key)).scalar_one()
-                    session.expunge_all()
-
-        lookups_ = [
-            Measurement(
-                f"{lookups:,} lookups by id: plain model",
-                repeat(lambda: lookup(Plain, plain_ids, lambda k: select(Plain).where(Plain.id == k)), repeats),
-            ),
-            Measurement(
-                f"{lookups:,} lookups by id: hand-written deleted_at IS NULL",
-                repeat(
-                    lambda: lookup(
-                        WithMixins,
-                        mixin_ids,
-                        lambda k: (
-                            select(WithMixins)
-                            .where(WithMixins.id == k, WithMixins.deleted_at.is_(None))
-                            .execution_options(include_deleted=True)
-                        ),
-                    ),
-                    repeats,
-                ),
-                baseline=f"{lookups:,} lookups by id: plain model",
-            ),
-            Measurement(
-                f"{lookups:,} lookups by id: every mixin, soft-delete filter",
-                repeat(
-                    lambda: lookup(WithMixins, mixin_ids, lambda k: select(WithMixins).where(WithMixins.id == k)),
-                    repeats,
-                ),
-                baseline=f"{lookups:,} lookups by id: hand-written deleted_at IS NULL",
-            ),
-        ]
-        engine.dispose()
-    print(f"\n## ORM inserts, median of {repeats} runs\n{table(inserts)}")
-    print(f"\n## Lookups, median of {repeats} runs\n{table(lookups_)}")
-    path = save("mixins_quick" if arguments.quick else "mixins", title, inserts + lookups_, rows=rows)
+        url = server.url.render_as_string(hide_password=False)
+        plain, mixins = PlainWorker(url), MixinSide(url)
+        for _ in range(repeats):
+            inserts, reads, writes = sections.values()
+            inserts[0].samples.append(plain.seconds(op="insert", rows=rows))
+            inserts[1].samples.append(mixins.insert(rows))
+            reads[0].samples.append(plain.seconds(op="lookup", count=lookups))
+            reads[1].samples.append(mixins.lookup(lookups, hand_written=True))
+            reads[2].samples.append(mixins.lookup(lookups, hand_written=False))
+            writes[0].samples.append(plain.seconds(op="update", count=updates))
+            writes[1].samples.append(mixins.update(updates))
+        plain.close()
+        mixins.close()
+    for name, measurements in sections.items():
+        print(f"\n## {name}, median of {repeats} runs\n{table(measurements)}")
+    everything = [measurement for measurements in sections.values() for measurement in measurements]
+    path = save("mixins", title, everything, quick=arguments.quick, rows=rows)
     print(f"\nresults: {path.relative_to(ROOT)}")
 
 

@@ -84,7 +84,7 @@ def main() -> None:
         print(f"{measurement.name:<32} {count / measurement.median:>12,.0f} rows/s")
     share = measurements[0].median / measurements[1].median
     print(f"seed throughput = {share:.2f}x of COPY (goal: at least 0.35x)")
-    path = save("seed_quick" if arguments.quick else "seed", title, measurements, rows=count, share_of_copy=share)
+    path = save("seed", title, measurements, quick=arguments.quick, rows=count, share_of_copy=share)
     print(f"\nresults: {path.relative_to(ROOT)}")
 
 

@@ -16,7 +16,10 @@ from typing import Any
 
 from schemakit.provisioning import PostgresServer, provide_postgres
 
+#: Where a full run's results go; they are committed, so the figures in the docs can be traced to them.
 RESULTS = Path(__file__).parent / "results"
+#: Where ``--quick`` runs go (not committed), so a quick run never overwrites a full one.
+QUICK_RESULTS = RESULTS / "quick"
 
 
 @dataclass
@@ -46,6 +49,13 @@ def repeat(action: Callable[[], Any], times: int, *, setup: Callable[[], Any] | 
     return durations
 
 
+def timed(action: Callable[[], Any]) -> float:
+    """The seconds ``action`` took."""
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
 def header(title: str, server: PostgresServer | None = None) -> str:
     """The machine, versions and database, printed above every table."""
     packages = ", ".join(f"{name} {version(name)}" for name in ("schemakit", "sqlalchemy", "alembic", "asyncpg"))
@@ -70,10 +80,17 @@ def table(measurements: list[Measurement], unit: str = "ms", scale: float = 1000
     return "\n".join(lines)
 
 
-def save(name: str, title: str, measurements: list[Measurement], **context: Any) -> Path:
-    """Write the measurements as JSON under benchmarks/results/."""
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{name}.json"
+def results_folder(*, quick: bool) -> Path:
+    """The folder for a run's results: :data:`QUICK_RESULTS` for a quick run, else :data:`RESULTS`."""
+    folder = QUICK_RESULTS if quick else RESULTS
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def save(name: str, title: str, measurements: list[Measurement], *, quick: bool, **context: Any) -> Path:
+    """Write the measurements as JSON to ``<name>.json`` in :func:`results_folder`."""
+    path = results_folder(quick=quick) / f"{name}.json"
+    context["quick"] = quick
     data = {
         "title": title,
         "context": context,

@@ -227,7 +227,7 @@ def _engine_options(settings: DatabaseSettings, *, is_async: bool, pool: bool) -
     options["connect_args"] = _postgres_connect_args(settings, is_async=is_async)
     if not is_async:
         # psycopg re-parses any query longer than 4 KiB on every execution; SQLAlchemy's default page of 1000
-        # rows makes each batched INSERT one such query. Pages of 100 rows measured 1.25x faster on ORM inserts.
+        # rows makes each batched INSERT one such query; pages of 100 rows keep them under it.
         options["insertmanyvalues_page_size"] = _PSYCOPG_INSERT_PAGE
     if settings.pgbouncer or not pool:
         # PgBouncer pools the server connections; a second pool here would pin them.

@@ -1,0 +1,112 @@
+"""The plain-SQLAlchemy baseline of ``bench_mixins``, in a process that never imports schemakit.
+
+A model with the same columns as the every-mixin model, filled by hand, on SQLAlchemy's own ``Session`` and
+``create_engine`` defaults: what an application without schemakit would write. Importing schemakit registers
+nothing for such a model, but this process proves it by never importing it.
+
+It reads one JSON command a line on standard input and answers each with one JSON line: the seconds the work
+took, timed here, so process start-up and the pipe are not counted.
+
+    {"op": "setup", "url": "postgresql+psycopg://..."}
+    {"op": "insert", "rows": 100000}       -> {"seconds": ...}  (into the emptied table)
+    {"op": "lookup", "count": 10000}       -> {"seconds": ...}
+    {"op": "update", "count": 5000}        -> {"seconds": ...}
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Engine, String, Uuid, create_engine, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from uuid6 import uuid7  # time-ordered ids as schemakit makes them, from a package that is not schemakit
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Plain(Base):
+    __tablename__ = "bench_plain"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    version: Mapped[int]
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    updated_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+def plain_row(n: int) -> Plain:
+    now = datetime.now(UTC)
+    return Plain(
+        id=uuid7(), name=f"row {n}", version=1, created_by="bench", updated_by="bench", created_at=now, updated_at=now
+    )
+
+
+def insert(engine: Engine, rows: int) -> None:
+    with Session(engine) as session:
+        session.add_all([plain_row(n) for n in range(rows)])
+        session.commit()
+
+
+def lookup(engine: Engine, count: int) -> float:
+    with Session(engine) as session:
+        keys = list(session.scalars(select(Plain.id).order_by(Plain.id).limit(count)))
+    started = time.perf_counter()
+    with Session(engine) as session:
+        for key in keys:
+            session.execute(select(Plain).where(Plain.id == key)).scalar_one()
+            session.expunge_all()
+    return time.perf_counter() - started
+
+
+def update(engine: Engine, count: int) -> float:
+    with Session(engine) as session:
+        rows = list(session.scalars(select(Plain).order_by(Plain.id).limit(count)))
+        started = time.perf_counter()
+        for row in rows:
+            row.name = f"{row.name[:40]}!"
+            row.updated_at = datetime.now(UTC)
+            row.updated_by = "bench"
+        session.commit()
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    engine: Engine | None = None
+    for line in sys.stdin:
+        command: dict[str, Any] = json.loads(line)
+        op = command["op"]
+        answer: dict[str, Any] = {}
+        if op == "setup":
+            engine = create_engine(command["url"])
+            Base.metadata.drop_all(engine)
+            Base.metadata.create_all(engine)
+            answer["schemakit_imported"] = any(name.split(".")[0] == "schemakit" for name in sys.modules)
+        elif engine is None:
+            raise SystemExit("setup first")
+        elif op == "insert":
+            with engine.begin() as connection:
+                connection.exec_driver_sql("TRUNCATE bench_plain")
+            started = time.perf_counter()
+            insert(engine, command["rows"])
+            answer["seconds"] = time.perf_counter() - started
+        elif op == "lookup":
+            answer["seconds"] = lookup(engine, command["count"])
+        elif op == "update":
+            answer["seconds"] = update(engine, command["count"])
+        print(json.dumps(answer), flush=True)
+    if engine is not None:
+        Base.metadata.drop_all(engine)
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
