@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from sqlalchemy import inspect
 
 from schemakit import DatabaseSettings
 from schemakit.engine import make_utility_engine
@@ -21,6 +22,7 @@ from schemakit.gates import (
     check_round_trip,
     lint_operations,
 )
+from schemakit.gates.catalog import application_tables, snapshot
 from schemakit.migrations import upgrade
 from tests.projects import add_revision, configure, copy_project, scripts
 from tests.template.test_template_gates import schemakit_check
@@ -180,6 +182,48 @@ def test_lock_safety_finds_an_index_built_without_concurrently(project: Path, di
     assert squawk.detail == "CREATE INDEX idx_users_display_name ON users (display_name);"
     others = [f for f in result.findings if f.file != str(path.resolve())]
     assert others == []  # the template's revisions are linted one at a time and pass
+
+
+@pytest.mark.parametrize("dialect", [pytest.param("postgresql", marks=pytest.mark.requires_postgres)])
+def test_squawk_judges_for_the_given_postgres_version(project: Path, dialect: str) -> None:
+    del dialect
+    path = add_revision(
+        project,
+        "add_rank",
+        """
+        def upgrade():
+            op.add_column("users", sa.Column("rank", sa.Integer, nullable=True, server_default="0"))
+
+        def downgrade():
+            op.drop_column("users", "rank")
+        """,
+    )
+    config = configure(project, "postgresql://offline@localhost/offline")
+
+    def squawk_rules(version: int) -> set[str]:
+        findings = check_lock_safety(config, postgres_version=version).findings
+        return {f.rule for f in findings if f.file == str(path.resolve()) and f.rule != "index-not-concurrent"}
+
+    # A default on a new column rewrote the table before PostgreSQL 11 and is free since.
+    assert "adding-field-with-default" in squawk_rules(10)
+    assert "adding-field-with-default" not in squawk_rules(15)
+
+
+def test_a_renamed_version_table_is_bookkeeping_to_the_gates(project: Path, empty_database_url: str) -> None:
+    env = project / "alembic" / "env.py"
+    env.write_text(
+        env.read_text().replace(
+            "run_migrations(LibraryBase.metadata)",
+            'run_migrations(LibraryBase.metadata, version_table="schema_versions")',
+        )
+    )
+    upgrade(configure(project, empty_database_url))
+    engine = make_utility_engine(DatabaseSettings.for_url(empty_database_url))
+    with engine.connect() as connection:
+        assert "schema_versions" in inspect(connection).get_table_names()
+        assert "schema_versions" not in application_tables(inspect(connection))
+        assert not [obj for obj in snapshot(connection) if "schema_versions" in obj[1]]
+    engine.dispose()
 
 
 def test_allow_markers_need_a_reason(tmp_path: Path) -> None:

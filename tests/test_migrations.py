@@ -140,6 +140,42 @@ def test_autogenerate_sees_a_missing_trigger(project: Path, empty_database_url: 
     assert 'op.drop_updated_at_trigger("users")' in source
 
 
+SCHEMA_ENV = """
+from sqlalchemy.orm import DeclarativeBase, Mapped
+from schemakit import TYPE_ANNOTATION_MAP, TimestampMixin, UUIDv7PrimaryKeyMixin, make_metadata
+from schemakit.migrations import run_migrations
+
+
+class AppBase(DeclarativeBase):
+    metadata = make_metadata(schema="app")
+    type_annotation_map = TYPE_ANNOTATION_MAP
+
+
+class Thing(UUIDv7PrimaryKeyMixin, TimestampMixin, AppBase):
+    __tablename__ = "things"
+    name: Mapped[str]
+
+
+run_migrations(AppBase.metadata)
+"""
+
+
+@pytest.mark.parametrize("dialect", [pytest.param("postgresql", marks=pytest.mark.requires_postgres)])
+def test_autogenerate_writes_the_trigger_of_a_table_in_a_schema(project: Path, empty_database_url: str) -> None:
+    (project / "alembic" / "env.py").write_text(SCHEMA_ENV)
+    for path in (project / "alembic" / "versions").glob("*.py"):
+        path.unlink()
+    engine = sync_engine(empty_database_url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE SCHEMA app"))
+    engine.dispose()
+    captured: list[str] = []
+    command.revision(with_options(configure(project, empty_database_url), capture_revision=captured), autogenerate=True)
+    (code,) = captured
+    assert "op.create_updated_at_trigger('things', schema='app')" in code.replace('"', "'")
+    assert "op.create_schemakit_functions()" in code
+
+
 def test_offline_sql_is_produced(project: Path, dialect: str, capsys: pytest.CaptureFixture[str]) -> None:
     url = "postgresql://app@db.invalid/shop" if dialect == "postgresql" else "sqlite:///offline.db"
     # SQLite's batch operations copy a table that Alembic must reflect, so offline SQL stops before them.

@@ -29,6 +29,7 @@ from schemakit.gates import (
     check_naming,
     check_round_trip,
 )
+from schemakit.gates.locksafety import DEFAULT_POSTGRES_VERSION
 from schemakit.migrations.commands import make_config
 from schemakit.provisioning import throwaway_database
 from schemakit.settings import DatabaseSettings
@@ -63,9 +64,11 @@ def run_check(
         engine = make_utility_engine(settings)
         with engine.connect() as connection:
             results.append(check_naming(connection, files, only=only))
+            server_version = connection.dialect.server_version_info
         engine.dispose()
     if backend == "postgresql":
-        results.append(check_lock_safety(config, only=only))
+        major = int(server_version[0]) if server_version else DEFAULT_POSTGRES_VERSION
+        results.append(check_lock_safety(config, only=only, postgres_version=major))
     else:
         results.append(GateResult("lock-safety", skipped="PostgreSQL only (run with --backend postgresql)"))
     if since:

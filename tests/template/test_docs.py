@@ -58,3 +58,15 @@ def test_the_demo_refuses_production(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "Refusing to seed sqlite:///./app.db:\n  - APP_ENV is production, not development or test" in result.stderr
     assert not (tmp_path / "app.db").exists()
+
+
+FIGURE = re.compile(r"\b\d+(?:\.\d+)?(?:x| ms| %| ns)")
+
+
+def test_the_readmes_benchmark_figures_are_those_of_the_docs() -> None:
+    readme = (ROOT / "README.md").read_text()
+    docs = (ROOT / "docs" / "benchmarks.md").read_text()
+    quoted = [line for line in readme.splitlines() if "bench" in line.lower() or FIGURE.search(line)]
+    figures = {figure for line in quoted for figure in FIGURE.findall(line)}
+    assert figures, "the README quotes no benchmark figure"
+    assert sorted(figure for figure in figures if figure not in docs) == []

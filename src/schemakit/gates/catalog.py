@@ -2,19 +2,20 @@
 
 On PostgreSQL: tables, columns (type, nullability, default), indexes, constraints, enum types, functions,
 triggers and sequences of the current schema. On SQLite: every object in ``sqlite_master`` with its SQL.
-schemakit's and Alembic's bookkeeping tables are left out.
+schemakit's and Alembic's bookkeeping tables are left out: Alembic's version table is recognised by its shape
+(one ``version_num`` column), so a project that renamed it (``run_migrations(version_table=...)``) is served too.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, inspect, text
+from collections import defaultdict
+from collections.abc import Collection
+
+from sqlalchemy import Connection, Inspector, inspect, text
 
 from schemakit.migrations.autogenerate import BOOKKEEPING_TABLES
 
-__all__ = ["BOOKKEEPING", "SchemaObject", "snapshot"]
-
-#: Tables that belong to the tooling, not to the application.
-BOOKKEEPING = BOOKKEEPING_TABLES | {"alembic_version"}
+__all__ = ["SchemaObject", "application_tables", "is_version_table", "snapshot"]
 
 #: One schema object: (kind, name, definition).
 SchemaObject = tuple[str, str, str]
@@ -50,9 +51,23 @@ _POSTGRES = {
 }
 
 
-def _bookkeeping(name: str) -> bool:
+def is_version_table(column_names: Collection[str]) -> bool:
+    """Whether a table with these columns is an Alembic version table (its one column is ``version_num``)."""
+    return list(column_names) == ["version_num"]
+
+
+def application_tables(inspector: Inspector) -> list[str]:
+    """The tables of the application: all but schemakit's bookkeeping and Alembic's version table."""
+    return sorted(
+        table
+        for table in set(inspector.get_table_names()) - BOOKKEEPING_TABLES
+        if not is_version_table([column["name"] for column in inspector.get_columns(table)])
+    )
+
+
+def _bookkeeping(name: str, tables: Collection[str]) -> bool:
     table = name.split(".", 1)[0]
-    return table in BOOKKEEPING or any(name.startswith(f"{t}_") or name.startswith(f"pk_{t}") for t in BOOKKEEPING)
+    return table in tables or any(name.startswith(f"{t}_") or name.startswith(f"pk_{t}") for t in tables)
 
 
 def snapshot(connection: Connection) -> frozenset[SchemaObject]:
@@ -64,7 +79,13 @@ def snapshot(connection: Connection) -> frozenset[SchemaObject]:
                 objects.add((kind, str(name), str(definition or "")))
     else:
         objects |= _sqlite(connection)
-    return frozenset(obj for obj in objects if not _bookkeeping(obj[1]))
+    columns: dict[str, list[str]] = defaultdict(list)
+    for kind, name, _ in objects:
+        if kind == "column":
+            table, column = name.split(".", 1)
+            columns[table].append(column)
+    bookkeeping = BOOKKEEPING_TABLES | {table for table, names in columns.items() if is_version_table(names)}
+    return frozenset(obj for obj in objects if not _bookkeeping(obj[1], bookkeeping))
 
 
 def _sqlite(connection: Connection) -> set[SchemaObject]:
@@ -72,7 +93,7 @@ def _sqlite(connection: Connection) -> set[SchemaObject]:
     # rebuilds a table with SQL formatted its own way.
     inspector = inspect(connection)
     objects: set[SchemaObject] = set()
-    for table in set(inspector.get_table_names()) - BOOKKEEPING:
+    for table in set(inspector.get_table_names()) - BOOKKEEPING_TABLES:
         objects.add(("table", table, ""))
         for column in inspector.get_columns(table):
             definition = f"{column['type']} nullable={column['nullable']} default={column['default']}"
@@ -96,7 +117,7 @@ def _sqlite(connection: Connection) -> set[SchemaObject]:
         text("SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master WHERE type IN ('trigger', 'view')")
     )
     for kind, name, table, sql in rows:
-        if table not in BOOKKEEPING:
+        if table not in BOOKKEEPING_TABLES:
             objects.add((str(kind), f"{table}.{name}", " ".join(str(sql).split())))
     return objects
 

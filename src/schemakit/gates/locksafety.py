@@ -47,6 +47,8 @@ from schemakit.settings import DatabaseSettings
 __all__ = ["MARKER", "SQUAWK_EXCLUDED_RULES", "check_lock_safety", "lint_operations", "squawk_findings"]
 
 GATE = "lock-safety"
+#: The PostgreSQL major version squawk judges for when no server says otherwise: the oldest one supported.
+DEFAULT_POSTGRES_VERSION = 15
 #: The comment that accepts a finding: ``# schemakit: allow <rule>[, <rule>] -- <reason>``.
 MARKER = re.compile(r"#\s*schemakit:\s*allow\s+(?P<rules>[\w\-, ]+?)\s*(?:--\s*(?P<reason>\S.*))?$")
 #: squawk rules about style rather than locks, which the gate does not report.
@@ -241,8 +243,13 @@ def _squawk() -> str | None:
     return str(beside_python) if beside_python.exists() else shutil.which("squawk")
 
 
-def squawk_findings(config: Config, *, only: Collection[str] | None = None) -> list[Finding]:
+def squawk_findings(
+    config: Config, *, only: Collection[str] | None = None, postgres_version: int = DEFAULT_POSTGRES_VERSION
+) -> list[Finding]:
     """Run squawk over each revision's offline SQL, one revision at a time.
+
+    ``postgres_version`` is the major version squawk judges the SQL for (what locks what changed across
+    versions); ``schemakit check`` passes its server's.
 
     Raises:
         FileNotFoundError: If squawk is not installed (``pip install schemakit[check]``).
@@ -267,7 +274,7 @@ def squawk_findings(config: Config, *, only: Collection[str] | None = None) -> l
                     "--reporter",
                     "json",
                     "--pg-version",
-                    "15",
+                    str(postgres_version),
                     "--exclude",
                     ",".join(SQUAWK_EXCLUDED_RULES),
                     handle.name,
@@ -298,15 +305,17 @@ def squawk_findings(config: Config, *, only: Collection[str] | None = None) -> l
     return findings
 
 
-def check_lock_safety(config: Config, *, only: Collection[str] | None = None) -> GateResult:
-    """Run both linters over the project's revisions (those in ``only``, if given)."""
+def check_lock_safety(
+    config: Config, *, only: Collection[str] | None = None, postgres_version: int = DEFAULT_POSTGRES_VERSION
+) -> GateResult:
+    """Run both linters over the project's revisions (those in ``only``, if given), for ``postgres_version``."""
     result = GateResult(GATE)
     for script in linear_history(ScriptDirectory.from_config(config)):
         path = Path(script.path).resolve()
         if only is None or str(path) in only:
             result.findings.extend(lint_operations(path))
     try:
-        result.findings.extend(squawk_findings(config, only=only))
+        result.findings.extend(squawk_findings(config, only=only, postgres_version=postgres_version))
     except FileNotFoundError as exc:
         result.findings.append(Finding(GATE, "squawk-missing", str(exc)))
     return result

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, inspect
 
-from schemakit.gates.catalog import BOOKKEEPING
+from schemakit.gates.catalog import application_tables
 from schemakit.gates.findings import Finding, GateResult
 from schemakit.naming import MAX_IDENTIFIER_BYTES, shorten_identifier
 
@@ -83,7 +83,7 @@ def check_naming(
         if only is None or (file is not None and file in only):
             result.findings.append(Finding(GATE, rule, message, file, line))
 
-    for table in sorted(set(inspector.get_table_names()) - BOOKKEEPING):
+    for table in application_tables(inspector):
         _check_table(inspector, table, report)
     return result
 

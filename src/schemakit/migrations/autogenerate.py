@@ -85,12 +85,20 @@ def skip_empty_revision(
         print("No changes between the models and the database: no revision file was written.")
 
 
-def _existing_triggers(connection: Connection) -> set[str]:
-    query = {
-        "postgresql": "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal",
-        "sqlite": "SELECT name FROM sqlite_master WHERE type = 'trigger'",
-    }.get(connection.dialect.name)
-    return set(connection.scalars(text(query))) if query else set()
+def _existing_triggers(connection: Connection, schema: str | None) -> set[str]:
+    if connection.dialect.name == "postgresql":
+        query = text(
+            "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE NOT t.tgisinternal AND n.nspname = coalesce(:schema, current_schema())"
+        )
+        return set(connection.scalars(query, {"schema": schema}))
+    if connection.dialect.name == "sqlite":
+        if schema and schema not in {row[1] for row in connection.exec_driver_sql("PRAGMA database_list")}:
+            return set()  # not attached: nothing there yet
+        master = f'"{schema}".sqlite_master' if schema else "sqlite_master"
+        return set(connection.scalars(text(f"SELECT name FROM {master} WHERE type = 'trigger'")))
+    return set()
 
 
 def _functions_exist(connection: Connection) -> bool:
@@ -112,9 +120,15 @@ def _needs_functions(table: Table) -> bool:
     )
 
 
-def _position(upgrade_ops: ops.UpgradeOps, kind: type[ops.MigrateOperation], table_name: str) -> int | None:
+def _position(
+    upgrade_ops: ops.UpgradeOps, kind: type[ops.MigrateOperation], table_name: str, schema: str | None
+) -> int | None:
     for index, operation in enumerate(upgrade_ops.ops):
-        if isinstance(operation, kind) and getattr(operation, "table_name", None) == table_name:
+        if (
+            isinstance(operation, kind)
+            and getattr(operation, "table_name", None) == table_name
+            and getattr(operation, "schema", None) == schema
+        ):
             return index
     return None
 
@@ -124,30 +138,48 @@ def _compare_server_side_objects(
     autogen_context: AutogenContext, upgrade_ops: ops.UpgradeOps, schemas: Iterable[str | None]
 ) -> None:
     connection = autogen_context.connection
-    if connection is None or None not in schemas:
+    if connection is None:
         return
-    tables = [table for table in _metadata_tables(autogen_context) if table.schema is None]
-    wanted = {table.name for table in tables if wants_updated_at_trigger(table)}
-    existing = _existing_triggers(connection)
-    for name in sorted(wanted):
-        if updated_at_trigger_name(name) not in existing:
-            created_at = _position(upgrade_ops, ops.CreateTableOp, name)
-            index = len(upgrade_ops.ops) if created_at is None else created_at + 1
-            upgrade_ops.ops.insert(index, CreateUpdatedAtTriggerOp(name))
-            log.info("Detected missing updated_at trigger on %r", name)
-    database_tables = set(autogen_context.inspector.get_table_names())
-    for name in sorted(database_tables - wanted):
-        if updated_at_trigger_name(name) in existing:
-            dropped_at = _position(upgrade_ops, ops.DropTableOp, name)
-            index = len(upgrade_ops.ops) if dropped_at is None else dropped_at
-            upgrade_ops.ops.insert(index, DropUpdatedAtTriggerOp(name))
-            log.info("Detected unwanted updated_at trigger on %r", name)
+    tables = _metadata_tables(autogen_context)
+    # The schemas Alembic scanned, and those the models name (make_metadata(schema=...)) even when Alembic
+    # was not asked to scan them: a model's table gets its trigger wherever it lives.
+    scanned = set(schemas)
+    for schema in sorted(scanned | {table.schema for table in tables}, key=lambda name: name or ""):
+        in_schema = [table for table in tables if table.schema == schema]
+        _compare_triggers(autogen_context, connection, upgrade_ops, schema, in_schema, scanned=schema in scanned)
     needed = any(_needs_functions(table) for table in tables)
     present = _functions_exist(connection)
     if needed and not present and connection.dialect.name == "postgresql":
         upgrade_ops.ops.insert(0, CreateSchemakitFunctionsOp())
     elif present and not needed:
         upgrade_ops.ops.append(DropSchemakitFunctionsOp())
+
+
+def _compare_triggers(
+    autogen_context: AutogenContext,
+    connection: Connection,
+    upgrade_ops: ops.UpgradeOps,
+    schema: str | None,
+    tables: list[Table],
+    *,
+    scanned: bool,
+) -> None:
+    wanted = {table.name for table in tables if wants_updated_at_trigger(table)}
+    existing = _existing_triggers(connection, schema)
+    for name in sorted(wanted):
+        if updated_at_trigger_name(name) not in existing:
+            created_at = _position(upgrade_ops, ops.CreateTableOp, name, schema)
+            index = len(upgrade_ops.ops) if created_at is None else created_at + 1
+            upgrade_ops.ops.insert(index, CreateUpdatedAtTriggerOp(name, schema=schema))
+            log.info("Detected missing updated_at trigger on %r", name)
+    if not scanned:
+        return
+    for name in sorted(set(autogen_context.inspector.get_table_names(schema=schema)) - wanted):
+        if updated_at_trigger_name(name) in existing:
+            dropped_at = _position(upgrade_ops, ops.DropTableOp, name, schema)
+            index = len(upgrade_ops.ops) if dropped_at is None else dropped_at
+            upgrade_ops.ops.insert(index, DropUpdatedAtTriggerOp(name, schema=schema))
+            log.info("Detected unwanted updated_at trigger on %r", name)
 
 
 @renderers.dispatch_for(CreateSchemakitFunctionsOp)
