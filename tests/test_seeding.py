@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from decimal import Decimal
@@ -10,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 
 from schemakit import AppEnv, DatabaseSettings, make_engine, make_session_factory, session_scope, uuid7_time
 from schemakit.environment_marker import read_environment_marker, write_environment_marker
@@ -27,12 +26,13 @@ from schemakit.seeding import (
     refusal_reasons,
     seed,
 )
+from tests.helpers import SHOP_TABLES, snapshot
 from tests.library.models import LibraryBase, Order, OrderItem, Product, User
 from tests.projects import LIBRARY, LIBRARY_INI
 
 ROOT = Path(__file__).parent.parent
 FIXTURES = LIBRARY / "fixtures"
-TABLES = ("users", "products", "orders", "order_items")
+TABLES = SHOP_TABLES
 
 
 @pytest.fixture
@@ -58,16 +58,6 @@ def fixtures_copy(tmp_path: Path) -> Path:
 def run_seed(engine: Engine, folder: Path = FIXTURES, **options: Any) -> Any:
     with engine.connect() as connection:
         return seed(connection, load_fixtures(folder), mappers=LibraryBase.registry, **options)
-
-
-def snapshot(engine: Engine) -> dict[str, tuple[int, str]]:
-    """Row count and a checksum of every row, per table."""
-    state = {}
-    with engine.connect() as connection:
-        for table in TABLES:
-            rows = connection.execute(text(f"SELECT * FROM {table} ORDER BY id")).all()
-            state[table] = (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
-    return state
 
 
 def rewrite(path: Path, change: Any) -> None:

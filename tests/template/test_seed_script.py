@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -10,14 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from schemakit import AppEnv, DatabaseSettings, make_engine
 from schemakit.environment_marker import write_environment_marker
 from schemakit.migrations import make_config, upgrade
+from tests.helpers import SHOP_TABLES, snapshot
 
 ROOT = Path(__file__).parent.parent.parent
-TABLES = ("users", "products", "orders", "order_items")
+TABLES = SHOP_TABLES
 
 
 @pytest.fixture
@@ -27,16 +27,6 @@ def migrated(empty_database_url: str) -> Iterator[Engine]:
     engine = make_engine(settings)
     yield engine
     engine.dispose()
-
-
-def snapshot(engine: Engine) -> dict[str, tuple[int, str]]:
-    """Row count and a checksum of every row, per table."""
-    state = {}
-    with engine.connect() as connection:
-        for table in TABLES:
-            rows = connection.execute(text(f"SELECT * FROM {table} ORDER BY id")).all()
-            state[table] = (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
-    return state
 
 
 def seed_script(url: str, *arguments: str, app_env: str | None) -> subprocess.CompletedProcess[str]:
