@@ -22,9 +22,9 @@ from sqlalchemy import Connection, inspect
 
 from schemakit.gates.catalog import application_tables
 from schemakit.gates.findings import Finding, GateResult
-from schemakit.naming import MAX_IDENTIFIER_BYTES, shorten_identifier
+from schemakit.naming import MAX_IDENTIFIER_BYTES, NAMING_CONVENTION
 
-__all__ = ["MANDATORY_COLUMNS", "check_naming"]
+__all__ = ["MANDATORY_COLUMNS", "check_naming", "conventional"]
 
 GATE = "naming"
 #: Columns every application table must have.
@@ -105,15 +105,16 @@ def _check_table(inspector: Any, table: str, report: Any) -> None:
 
 
 def _check_constraint_names(inspector: Any, table: str, report: Any) -> None:
-    _expect(report, "constraint-name", inspector.get_pk_constraint(table).get("name"), f"pk_{table}", table)
+    _expect(report, "constraint-name", inspector.get_pk_constraint(table).get("name"), conventional("pk", table), table)
     for constraint in inspector.get_unique_constraints(table):
-        wanted = f"uq_{table}_{'_'.join(constraint['column_names'])}"
+        wanted = conventional("uq", table, constraint["column_names"])
         _expect(report, "constraint-name", constraint["name"], wanted, table)
     for index in inspector.get_indexes(table):
         if not index.get("duplicates_constraint") and all(index["column_names"]):
-            _expect(report, "index-name", index["name"], f"idx_{table}_{'_'.join(index['column_names'])}", table)
-    # A shortened name keeps its first 54 bytes, so the prefix survives unless the table name is very long.
-    prefix = f"chk_{table}_"[: MAX_IDENTIFIER_BYTES - 9]
+            _expect(report, "index-name", index["name"], conventional("ix", table, index["column_names"]), table)
+    # A shortened name keeps its first 54 bytes, so the (unshortened) prefix survives unless the table name is
+    # very long; str() takes the plain template, without the shortening.
+    prefix = (str(NAMING_CONVENTION["ck"]) % {"table_name": table, "constraint_name": ""})[: MAX_IDENTIFIER_BYTES - 9]
     for check in inspector.get_check_constraints(table):
         name = check.get("name") or ""
         if not name.startswith(prefix):
@@ -129,7 +130,7 @@ def _check_foreign_keys(inspector: Any, table: str, report: Any) -> None:
     covering += [index["column_names"] for index in inspector.get_indexes(table)]
     for foreign_key in inspector.get_foreign_keys(table):
         local = foreign_key["constrained_columns"]
-        expected = f"fk_{table}_{'_'.join(local)}_{foreign_key['referred_table']}"
+        expected = conventional("fk", table, local, referred=foreign_key["referred_table"])
         _expect(report, "constraint-name", foreign_key.get("name"), expected, table)
         name = foreign_key.get("name") or expected
         if not (foreign_key.get("options") or {}).get("ondelete"):
@@ -150,7 +151,25 @@ def _check_foreign_keys(inspector: Any, table: str, report: Any) -> None:
             )
 
 
-def _expect(report: Any, rule: str, actual: str | None, wanted: str, table: str) -> None:
-    expected = shorten_identifier(wanted)
+def conventional(kind: str, table: str, columns: Sequence[str] = (), *, referred: str = "", name: str = "") -> str:
+    """The name :data:`~schemakit.naming.NAMING_CONVENTION` gives an object (shortened as it shortens).
+
+    Args:
+        kind: The convention's key: ``pk``, ``uq``, ``ix``, ``ck`` or ``fk``.
+        table: The table's name.
+        columns: The object's columns, in order.
+        referred: The referred table, for a foreign key.
+        name: The constraint's own name, for a check.
+    """
+    tokens = {
+        "table_name": table,
+        "column_0_N_name": "_".join(columns),
+        "referred_table_name": referred,
+        "constraint_name": name,
+    }
+    return NAMING_CONVENTION[kind] % tokens
+
+
+def _expect(report: Any, rule: str, actual: str | None, expected: str, table: str) -> None:
     if actual != expected:
         report(rule, f"{actual or 'an unnamed object'} on {table} should be named {expected}", actual or table, table)
