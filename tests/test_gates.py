@@ -310,3 +310,13 @@ def test_the_command_reports_and_exits(project: Path, dialect: str) -> None:
     unusable = schemakit_check("--since", "no-such-ref", cwd=project)
     assert unusable.returncode == 2
     assert "schemakit check: git" in unusable.stderr
+
+
+def test_the_command_says_when_the_applied_database_is_unreachable(project: Path) -> None:
+    result = schemakit_check(
+        "--backend", "sqlite", "--applied-to", "postgresql://nobody:S3cret@127.0.0.1:1/app", cwd=project
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("schemakit check: cannot connect to postgresql://nobody:***@127.0.0.1:1/app")
+    assert "Traceback" not in result.stderr
+    assert "S3cret" not in result.stderr + result.stdout

@@ -93,7 +93,7 @@ def test_upgrade_downgrade_and_upgrade_again(project: Path, empty_database_url: 
     assert tables(empty_database_url) == DOMAIN_TABLES | BOOKKEEPING
     assert current_heads(empty_database_url) == {head_revision(project)}
     downgrade(config, "base")
-    assert tables(empty_database_url) == BOOKKEEPING
+    assert tables(empty_database_url) == {"alembic_version"}  # nothing of the project, bookkeeping included
     assert current_heads(empty_database_url) == set()
     upgrade(config)
     assert tables(empty_database_url) == DOMAIN_TABLES | BOOKKEEPING
@@ -277,9 +277,63 @@ def test_an_edited_applied_migration_is_refused(project: Path, empty_database_ur
     )
     assert result.returncode != 0
     assert path.name in result.stderr
+    assert "Traceback" not in result.stderr
     accepting = with_options(configure(project, empty_database_url), accept_edited=[revision])
     upgrade(accepting)
     upgrade(config)  # the new checksum is recorded: no longer refused
+
+
+def alembic_command(project: Path, *arguments: str, url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", str(project / "alembic.ini"), *arguments],
+        env={**os.environ, "DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "variable"),
+    [("not a url", "DATABASE_URL"), ("mysql://127.0.0.1/app", "DATABASE_URL")],
+    ids=["unparsable", "unsupported"],
+)
+def test_bad_settings_through_the_alembic_command_give_one_message(project: Path, url: str, variable: str) -> None:
+    result = alembic_command(project, "upgrade", "head", url=url)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert f"cannot migrate: the database settings are invalid: {variable}: " in result.stderr
+    assert "pydantic" not in result.stderr
+
+
+def test_a_stamp_leaves_the_ledger_holding_exactly_the_applied_revisions(
+    project: Path, empty_database_url: str
+) -> None:
+    first = head_revision(project)
+    later = add_revision(
+        project,
+        "add_notes",
+        """
+        def upgrade():
+            op.execute("SELECT 1")
+
+        def downgrade():
+            op.execute("SELECT 1")
+        """,
+    )
+    config = configure(project, empty_database_url)
+    upgrade(config)
+    assert scalar(empty_database_url, f"SELECT count(*) FROM {CHECKSUM_TABLE}") == 2
+    command.stamp(config, first)
+    engine = sync_engine(empty_database_url)
+    with engine.connect() as connection:
+        recorded = set(connection.scalars(text(f"SELECT revision FROM {CHECKSUM_TABLE}")))
+    engine.dispose()
+    assert recorded == {first}
+    later.write_text(later.read_text() + "\n# edited before it was ever applied again\n")
+    upgrade(config)  # not refused: the edited revision is no longer applied
+    assert current_heads(empty_database_url) == {head_revision(project)}
 
 
 def test_a_ledger_is_started_for_a_database_migrated_without_one(project: Path, empty_database_url: str) -> None:

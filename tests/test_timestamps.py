@@ -2,9 +2,10 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, select, text
+import pytest
+from sqlalchemy import Engine, func, select, text
 
-from schemakit import make_session_factory, session_scope
+from schemakit import NaiveDatetimeError, make_session_factory, session_scope
 from tests.library.models import Everything
 
 
@@ -84,3 +85,11 @@ def test_explicit_ids_and_timestamps_are_kept(engine: Engine) -> None:
     with make_session_factory(engine)() as session:
         row = session.get_one(Everything, chosen_id)
         assert (row.created_at, row.updated_at) == (chosen_time, chosen_time)
+
+
+def test_a_naive_datetime_in_a_flush_is_caught_as_itself(engine: Engine) -> None:
+    factory = make_session_factory(engine)
+    with pytest.raises(NaiveDatetimeError, match="has no timezone"), session_scope(factory) as session:
+        session.add(Everything(label="naive", deleted_at=datetime(2026, 1, 1)))
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(Everything)) == 0

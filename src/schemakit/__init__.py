@@ -23,6 +23,7 @@ from schemakit.engine import (
 )
 from schemakit.errors import (
     ConcurrentUpdateError,
+    MigrationError,
     NaiveDatetimeError,
     SchemakitError,
     VersionMismatchError,
@@ -55,6 +56,7 @@ __all__ = [
     "DatabaseSettings",
     "Entity",
     "JSONDocument",
+    "MigrationError",
     "NaiveDatetimeError",
     "SchemakitError",
     "ServerUUIDv7PrimaryKeyMixin",

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from alembic.script import ScriptDirectory
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 
 from schemakit.engine import make_utility_engine
 from schemakit.errors import SchemakitError
@@ -32,7 +34,7 @@ from schemakit.gates import (
 from schemakit.gates.locksafety import DEFAULT_POSTGRES_VERSION
 from schemakit.migrations.commands import make_config
 from schemakit.provisioning import throwaway_database
-from schemakit.settings import DatabaseSettings
+from schemakit.settings import DatabaseSettings, describe_settings_error
 
 __all__ = ["main", "run_check"]
 
@@ -74,13 +76,26 @@ def run_check(
     if since:
         results.append(check_integrity_against_git(script, since))
     if applied_to:
-        engine = make_utility_engine(DatabaseSettings.for_url(applied_to))
-        with engine.connect() as connection:
-            results.append(check_integrity_against_database(script, connection))
-        engine.dispose()
+        results.append(_integrity_against(script, applied_to))
     if not since and not applied_to:
         results.append(GateResult("integrity", skipped="give --since REF or --applied-to URL to compare with"))
     return Report(results, root=config_path.resolve().parent)
+
+
+def _integrity_against(script: ScriptDirectory, url: str) -> GateResult:
+    try:
+        settings = DatabaseSettings.for_url(url)
+    except ValidationError as exc:
+        raise SchemakitError(f"--applied-to is not a usable database URL: {describe_settings_error(exc)}") from None
+    engine = make_utility_engine(settings)
+    try:
+        with engine.connect() as connection:
+            return check_integrity_against_database(script, connection)
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+        raise SchemakitError(f"cannot connect to {settings.masked_url()} (--applied-to): {reason}") from None
+    finally:
+        engine.dispose()
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,9 +1,10 @@
 """Which environment a database belongs to, recorded in the database itself.
 
 Like Rails' ``ar_internal_metadata``, the table ``schemakit_environment`` holds the ``APP_ENV`` the database
-was migrated under. schemakit's migrations write it (online ``upgrade``/``downgrade``), and destructive tools
-such as the seed loader refuse a database marked ``production`` whatever the local ``APP_ENV`` says. A
-database once marked ``production`` stays so: migrating it from a development machine does not unmark it.
+was migrated under. schemakit's migrations write it (online ``upgrade``/``downgrade``; a downgrade to base
+removes it with the project's last table), and destructive tools such as the seed loader refuse a database
+marked ``production`` whatever the local ``APP_ENV`` says. A database once marked ``production`` stays so:
+migrating it from a development machine does not unmark it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from schemakit.naming import make_metadata
 from schemakit.settings import AppEnv
 from schemakit.types import UTCDateTime, utc_now
 
-__all__ = ["ENVIRONMENT_TABLE", "read_environment_marker", "write_environment_marker"]
+__all__ = ["ENVIRONMENT_TABLE", "read_environment_marker", "remove_environment_marker", "write_environment_marker"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,11 @@ def read_environment_marker(connection: Connection) -> str | None:
     if not inspect(connection).has_table(ENVIRONMENT_TABLE):
         return None
     return connection.scalar(select(_table.c.value).where(_table.c.key == _KEY))
+
+
+def remove_environment_marker(connection: Connection) -> None:
+    """Drop the marker's table (a database migrated back to base holds nothing of the project)."""
+    _table.drop(connection, checkfirst=True)
 
 
 def write_environment_marker(connection: Connection, environment: AppEnv) -> None:

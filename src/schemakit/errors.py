@@ -1,17 +1,27 @@
 """Exceptions raised by schemakit.
 
 Every error schemakit raises on purpose derives from :class:`SchemakitError`, so applications can catch the
-library's errors in one place. Errors that refine a SQLAlchemy error also derive from it, so existing
+library's errors in one place; one raised inside a flush reaches the caller as itself, not wrapped in
+SQLAlchemy's ``StatementError``. Errors that refine a SQLAlchemy error also derive from it, so existing
 ``except`` clauses keep working.
 """
 
 from __future__ import annotations
 
+from alembic.util import CommandError
 from sqlalchemy.orm.exc import StaleDataError
 
 
 class SchemakitError(Exception):
     """Base class of the errors schemakit raises."""
+
+
+class MigrationError(SchemakitError, CommandError):
+    """A migration was refused or could not start; the message says why and what to do.
+
+    Also an Alembic ``CommandError``, so the ``alembic`` command prints the message alone (``FAILED: ...``) and
+    exits 1, without a traceback.
+    """
 
 
 class NaiveDatetimeError(SchemakitError, ValueError):

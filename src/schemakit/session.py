@@ -1,4 +1,4 @@
-"""Session classes that report optimistic-locking conflicts as ``ConcurrentUpdateError``.
+"""Session classes that report optimistic-locking conflicts as ``ConcurrentUpdateError``, schemakit's errors as such.
 
 The factories in :mod:`schemakit.engine` use these classes. An application building its own
 ``sessionmaker`` passes ``class_=schemakit.Session`` (or ``AsyncSession`` to ``async_sessionmaker``).
@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession as _AsyncSession
 from sqlalchemy.orm import Session as _Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from schemakit.errors import ConcurrentUpdateError
+from schemakit.errors import ConcurrentUpdateError, SchemakitError
 
 __all__ = ["AsyncSession", "Session"]
 
@@ -23,13 +24,19 @@ _CONFLICT_HINT = (
 
 
 class Session(_Session):
-    """A SQLAlchemy ``Session`` whose flush raises ``ConcurrentUpdateError`` on a version conflict."""
+    """A SQLAlchemy ``Session`` whose flush raises ``ConcurrentUpdateError`` on a version conflict.
+
+    A schemakit error raised while the flush prepares a statement (a naive datetime for a ``UTCDateTime``
+    column, say) reaches the caller as itself, where SQLAlchemy would wrap it in a ``StatementError``; the
+    wrapper stays attached as its ``__cause__``.
+    """
 
     def flush(self, objects: Sequence[Any] | None = None) -> None:
         """Flush pending changes; see :meth:`sqlalchemy.orm.Session.flush`.
 
         Raises:
             ConcurrentUpdateError: If a versioned row was changed by another transaction.
+            SchemakitError: A schemakit error raised while preparing a statement (``NaiveDatetimeError``, ...).
         """
         try:
             super().flush(objects)
@@ -37,6 +44,10 @@ class Session(_Session):
             raise
         except StaleDataError as exc:
             raise ConcurrentUpdateError(f"{exc} ({_CONFLICT_HINT})") from exc
+        except StatementError as exc:
+            if isinstance(exc.orig, SchemakitError):
+                raise exc.orig from exc
+            raise
 
 
 class AsyncSession(_AsyncSession):

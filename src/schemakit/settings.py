@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import URL
 from sqlalchemy.engine import make_url
@@ -18,7 +18,7 @@ from sqlalchemy.exc import ArgumentError
 
 from schemakit.naming import MAX_IDENTIFIER_BYTES
 
-__all__ = ["ASYNC_DRIVERS", "LOCAL_HOSTS", "AppEnv", "DatabaseSettings"]
+__all__ = ["ASYNC_DRIVERS", "LOCAL_HOSTS", "AppEnv", "DatabaseSettings", "describe_settings_error"]
 
 #: Database hosts that are this machine (``None`` and ``""``: a local socket).
 LOCAL_HOSTS: frozenset[str | None] = frozenset({None, "", "localhost", "127.0.0.1", "::1"})
@@ -83,8 +83,12 @@ class DatabaseSettings(BaseSettings):
     def _check_url(cls, value: SecretStr) -> SecretStr:
         try:
             url = make_url(value.get_secret_value())
-        except ArgumentError:
-            raise ValueError("not a SQLAlchemy database URL (expected e.g. postgresql://host/db)") from None
+        except (ArgumentError, ValueError):
+            # The parser's own message may quote a piece of the password: never pass it on.
+            raise ValueError(
+                "not a SQLAlchemy database URL (expected e.g. postgresql://user:password@host:5432/db; "
+                "percent-encode any '@', ':' or '/' in the password)"
+            ) from None
         if url.get_backend_name() not in ("postgresql", "sqlite"):
             raise ValueError(
                 f"unsupported database {url.get_backend_name()!r}; schemakit supports postgresql and sqlite"
@@ -147,6 +151,14 @@ class DatabaseSettings(BaseSettings):
     def masked_url(self) -> str:
         """The URL as text with the password replaced by ``***``, for messages and logs."""
         return self.url.render_as_string(hide_password=True)
+
+
+def describe_settings_error(error: ValidationError) -> str:
+    """One line per bad setting, ``VARIABLE: reason``, without the values (which may be secrets)."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc']) or 'settings'}: {problem['msg']}"
+        for problem in error.errors(include_url=False, include_input=False)
+    )
 
 
 def _rename_query_key(url: URL, old: str, new: str) -> URL:

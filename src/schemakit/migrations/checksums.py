@@ -26,7 +26,7 @@ from alembic.util import CommandError
 from sqlalchemy import Column, Connection, String, Table, delete, insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from schemakit.errors import SchemakitError
+from schemakit.errors import MigrationError
 from schemakit.naming import make_metadata
 from schemakit.types import UTCDateTime, utc_now
 
@@ -47,7 +47,7 @@ CHECKSUM_TABLE = "schemakit_migration_checksums"
 ACCEPT_ALL = "all"
 
 
-class EditedMigrationError(SchemakitError):
+class EditedMigrationError(MigrationError):
     """An applied migration's file was changed after it was applied; the message names each file."""
 
 
@@ -119,6 +119,19 @@ class ChecksumLedger:
             if script.revision not in recorded:
                 connection.execute(insert(self.table).values(_row(script.revision, script.path)))
 
+    def reconcile(self, connection: Connection, heads: Collection[str]) -> None:
+        """Make the ledger hold exactly the revisions up to ``heads``: forget the others, record the missing."""
+        applied = {script.revision: script for script in self.script.iterate_revisions(tuple(heads), "base")}
+        recorded = set(connection.scalars(select(self.table.c.revision)))
+        if stale := recorded - applied.keys():
+            connection.execute(delete(self.table).where(self.table.c.revision.in_(stale)))
+        for revision in applied.keys() - recorded:
+            connection.execute(insert(self.table).values(_row(revision, applied[revision].path)))
+
+    def remove(self, connection: Connection) -> None:
+        """Drop the ledger: the database holds no revision of the project any more."""
+        self.table.drop(connection, checkfirst=True)
+
     def edited(self, connection: Connection) -> list[EditedMigration]:
         """The applied revisions whose files changed (or are gone) since they were recorded; only reads."""
         if not inspect(connection).has_table(self.table.name, schema=self.table.schema):
@@ -142,9 +155,16 @@ class ChecksumLedger:
         self, ctx: MigrationContext, step: MigrationInfo, heads: Collection[Any], run_args: Mapping[str, Any]
     ) -> None:
         """Alembic's ``on_version_apply`` hook: record an applied revision, forget an unapplied one."""
-        del heads, run_args
+        del run_args
         connection, revision = ctx.connection, step.up_revision_id
-        if connection is None or revision is None:
+        if connection is None:
+            return
+        if step.is_stamp:
+            # A stamp moves the version table over any number of revisions without running them; the ledger
+            # follows it so that it holds exactly the applied revisions.
+            self.reconcile(connection, [str(head) for head in heads])
+            return
+        if revision is None:
             return
         if not step.is_upgrade:
             connection.execute(delete(self.table).where(self.table.c.revision == revision))

@@ -27,17 +27,18 @@ from logging.config import fileConfig
 from typing import Any
 
 from alembic import context
+from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, MetaData, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemakit.engine import begin_or_nest, has_explicit_sqlite_transactions, make_async_engine, make_engine
-from schemakit.environment_marker import write_environment_marker
-from schemakit.errors import SchemakitError
+from schemakit.environment_marker import remove_environment_marker, write_environment_marker
+from schemakit.errors import MigrationError
 from schemakit.migrations.autogenerate import include_name, render_item, skip_empty_revision
 from schemakit.migrations.checksums import ChecksumLedger
 from schemakit.migrations.locking import migration_lock
 from schemakit.migrations.options import CONNECTION_ATTRIBUTE, MigrationOptions, migration_options
-from schemakit.settings import DatabaseSettings
+from schemakit.settings import DatabaseSettings, describe_settings_error
 
 __all__ = ["ACCEPT_EDITED_ARGUMENT", "run_migrations"]
 
@@ -57,26 +58,42 @@ def run_migrations(target_metadata: MetaData, *, version_table: str = "alembic_v
         target_metadata: The models' metadata, for autogenerate and the naming convention.
         version_table: Alembic's version table.
 
+    ``config.attributes["connection"]`` may hold a ``Connection``, an ``Engine`` or an ``AsyncEngine`` to migrate
+    on (pytest-alembic and many test suites hand in an engine); otherwise the connection comes from the settings.
+
     Raises:
-        SchemakitError: If an async driver is configured but an event loop is already running in this thread
-            (hand in a connection instead), or if an ``AsyncConnection`` is handed in.
+        MigrationError: For invalid settings, an edited applied migration, a migration lock held too long, an
+            async driver while an event loop is already running in this thread (hand in a connection instead),
+            or an ``AsyncConnection`` handed in. Being Alembic ``CommandError``s, the ``alembic`` command prints
+            them as one message.
     """
     config = context.config
     options = migration_options(config)
     if config.config_file_name and options.configure_logging:
         fileConfig(config.config_file_name, disable_existing_loggers=False)
-    settings = options.settings or DatabaseSettings()
+    try:
+        settings = options.settings or DatabaseSettings()
+    except ValidationError as exc:
+        raise MigrationError(
+            f"cannot migrate: the database settings are invalid: {describe_settings_error(exc)}"
+        ) from None
     if context.is_offline_mode():
         _run_offline(target_metadata, settings, version_table)
         return
-    connection = config.attributes.get(CONNECTION_ATTRIBUTE)
-    if isinstance(connection, AsyncConnection):
-        raise SchemakitError(
-            "config.attributes['connection'] holds an AsyncConnection; hand in its sync form with "
-            "`await connection.run_sync(...)`, as schemakit.migrations.commands.upgrade_async does"
+    handed = config.attributes.get(CONNECTION_ATTRIBUTE)
+    if isinstance(handed, Connection):
+        _run_online(handed, target_metadata, settings, version_table)
+    elif isinstance(handed, AsyncEngine):
+        _run_async(target_metadata, settings, version_table, engine=handed)
+    elif handed is not None and (isinstance(handed, Engine) or _connects(handed)):
+        # An engine, or an engine-like wrapper of an open connection (pytest-alembic hands in both).
+        with handed.connect() as connection:
+            _run_online(connection, target_metadata, settings, version_table)
+    elif handed is not None:
+        raise MigrationError(
+            f"config.attributes['connection'] holds a {type(handed).__name__}; hand in a Connection, an Engine or "
+            "an AsyncEngine (for an AsyncConnection, use schemakit.migrations.commands.upgrade_async)"
         )
-    if connection is not None:
-        _run_online(connection, target_metadata, settings, version_table)
     elif settings.is_async:
         _run_async(target_metadata, settings, version_table)
     else:
@@ -86,6 +103,10 @@ def run_migrations(target_metadata: MetaData, *, version_table: str = "alembic_v
                 _run_online(connection, target_metadata, settings, version_table)
         finally:
             engine.dispose()
+
+
+def _connects(handed: object) -> bool:
+    return not isinstance(handed, AsyncConnection) and callable(getattr(handed, "connect", None))
 
 
 def _options(target_metadata: MetaData, dialect: str, version_table: str) -> dict[str, Any]:
@@ -162,27 +183,36 @@ def _run_online(
             write_environment_marker(connection, settings.app_env)
         with context.begin_transaction():
             context.run_migrations()
+        with begin_or_nest(connection):
+            if not context.get_context().get_current_heads():
+                # Back at base (a full downgrade, or a stamp): leave nothing of the project behind, bookkeeping
+                # included. Alembic keeps its own, empty, version table.
+                ledger.remove(connection)
+                remove_environment_marker(connection)
 
 
-def _run_async(target_metadata: MetaData, settings: DatabaseSettings, version_table: str) -> None:
+def _run_async(
+    target_metadata: MetaData, settings: DatabaseSettings, version_table: str, *, engine: AsyncEngine | None = None
+) -> None:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         pass
     else:
-        raise SchemakitError(
-            "Alembic was started inside a running event loop, where DATABASE_URL's async driver cannot start "
+        raise MigrationError(
+            "Alembic was started inside a running event loop, where an async driver cannot start "
             "another; run the migrations on a connection you hold: "
             "`await schemakit.migrations.commands.upgrade_async(async_connection, config)`"
         )
 
     async def migrate() -> None:
-        engine = _async_engine(settings)
+        own = engine or _async_engine(settings)
         try:
-            async with engine.connect() as connection:
+            async with own.connect() as connection:
                 await connection.run_sync(_run_online, target_metadata, settings, version_table)
         finally:
-            await engine.dispose()
+            if engine is None:
+                await own.dispose()
 
     asyncio.run(migrate())
 

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from sqlalchemy import Connection, text
 
 from schemakit.engine import sqlite_file
-from schemakit.errors import SchemakitError
+from schemakit.errors import MigrationError
 
 __all__ = ["MigrationLockTimeoutError", "advisory_lock_key", "migration_lock"]
 
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 _POLL_SECONDS = 0.2
 
 
-class MigrationLockTimeoutError(SchemakitError):
+class MigrationLockTimeoutError(MigrationError):
     """Another migration held the lock for longer than the configured wait."""
 
 

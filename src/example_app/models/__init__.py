@@ -96,3 +96,7 @@ class OrderItem(Entity, AuditMixin):
 
     order: Mapped[Order] = relationship(back_populates="items")
     product: Mapped[Product] = relationship()
+
+
+#: The models' metadata, named here for tools that look for it in the models module (pytest-alembic).
+metadata = Entity.metadata
