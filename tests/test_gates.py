@@ -209,6 +209,31 @@ def test_squawk_judges_for_the_given_postgres_version(project: Path, dialect: st
     assert "adding-field-with-default" not in squawk_rules(15)
 
 
+@pytest.mark.parametrize("dialect", [pytest.param("postgresql", marks=pytest.mark.requires_postgres)])
+def test_squawk_findings_point_at_the_statement_and_a_note_covers_it_alone(project: Path, dialect: str) -> None:
+    del dialect
+    path = add_revision(
+        project,
+        "uniques",
+        """
+        def upgrade():
+            # schemakit: allow constraint-missing-not-valid, disallowed-unique-constraint -- users is empty here
+            op.create_unique_constraint("uq_users_display_name", "users", ["display_name"])
+            op.execute("SELECT 1")
+            op.create_unique_constraint("uq_orders_total", "orders", ["total"])
+
+        def downgrade():
+            op.drop_constraint("uq_orders_total", "orders")
+            op.drop_constraint("uq_users_display_name", "users")
+        """,
+    )
+    config = configure(project, "postgresql://offline@localhost/offline")
+    ours = [f for f in check_lock_safety(config).findings if f.file == str(path.resolve())]
+    assert ours, "the unannotated unique constraint on orders is reported"
+    assert {f.line for f in ours} == {line_of(path, 'op.create_unique_constraint("uq_orders_total"')}
+    assert all("orders" in (f.detail or "") for f in ours)
+
+
 def test_a_renamed_version_table_is_bookkeeping_to_the_gates(project: Path, empty_database_url: str) -> None:
     env = project / "alembic" / "env.py"
     env.write_text(

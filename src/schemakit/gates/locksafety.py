@@ -17,12 +17,14 @@ Two linters, both pointed at the revision file:
 
 A finding made on purpose is accepted by a comment on the operation's line or the line above it, with a
 reason: ``# schemakit: allow index-not-concurrent -- the table is empty at this point``. A squawk rule is
-accepted the same way, anywhere in the file (``# schemakit: allow adding-not-nullable-field -- ...``).
+accepted the same way (``# schemakit: allow adding-not-nullable-field -- ...``): squawk's findings point at the
+line of the operation that wrote the statement, and a comment covers that operation alone.
 """
 
 from __future__ import annotations
 
 import ast
+import inspect
 import io
 import json
 import re
@@ -230,12 +232,49 @@ def _problem(call: ast.Call, table: str | None, operation: str, created: set[str
     return check(call, f"on {table}" if table else "on an existing table", table not in created)
 
 
-def _offline_sql(config: Config, revision: str, down: str | None) -> str:
-    buffer = io.StringIO()
+class _LocatingBuffer(io.StringIO):
+    """Offline SQL that remembers which line of the revision file wrote each piece of it.
+
+    Alembic writes a statement while the operation that makes it runs, so the revision file's frame on the
+    stack at that moment is the operation's line: squawk's findings can point at it, and allow comments cover
+    that operation alone.
+    """
+
+    def __init__(self, revision_file: Path) -> None:
+        super().__init__()
+        self.revision_file = str(revision_file.resolve())
+        self.sql_lines = 0
+        self.origins: list[tuple[int, int | None]] = []
+
+    def write(self, text: str) -> int:
+        self.origins.append((self.sql_lines, self._writer_line()))
+        self.sql_lines += text.count("\n")
+        return super().write(text)
+
+    def _writer_line(self) -> int | None:
+        frame = inspect.currentframe()
+        while frame is not None:
+            if str(Path(frame.f_code.co_filename).resolve()) == self.revision_file:
+                return frame.f_lineno
+            frame = frame.f_back
+        return None
+
+    def python_line(self, sql_line: int) -> int | None:
+        """The revision file's line that wrote SQL line ``sql_line`` (0-based), if a revision line did."""
+        found = None
+        for start, line in self.origins:
+            if start > sql_line:
+                break
+            found = line
+        return found
+
+
+def _offline_sql(config: Config, revision: str, down: str | None, path: Path) -> _LocatingBuffer:
+    buffer = _LocatingBuffer(path)
     offline = with_options(config, settings=DatabaseSettings.for_url(_OFFLINE_URL))
     offline.output_buffer = buffer
     command.upgrade(offline, f"{down}:{revision}" if down else revision, sql=True)
-    return buffer.getvalue()
+    return buffer
 
 
 def _squawk() -> str | None:
@@ -263,7 +302,8 @@ def squawk_findings(
         if only is not None and str(path) not in only:
             continue
         down = script.down_revision if isinstance(script.down_revision, str) else None
-        sql = _offline_sql(config, script.revision, down)
+        located = _offline_sql(config, script.revision, down, path)
+        sql = located.getvalue()
         markers = _markers(path.read_text())
         with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as handle:
             handle.write(sql)
@@ -289,7 +329,8 @@ def squawk_findings(
         upgrade_line = function_line(path, "upgrade")
         for item in json.loads(output or "[]"):
             rule = item["rule_name"]
-            if _accepted(markers, rule, None):
+            line = located.python_line(item["line"]) or upgrade_line
+            if _accepted(markers, rule, {line, line - 1} if line else set()):
                 continue
             statement = lines[item["line"]].strip() if item["line"] < len(lines) else ""
             findings.append(
@@ -298,7 +339,7 @@ def squawk_findings(
                     rule,
                     f"{item['message']} {item.get('help') or ''}".strip(),
                     str(path),
-                    upgrade_line,
+                    line,
                     statement,
                 )
             )
