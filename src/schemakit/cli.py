@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
 from schemakit.engine import make_utility_engine
-from schemakit.errors import SchemakitError
+from schemakit.errors import SchemakitError, database_error_reason
 from schemakit.gates import (
     GateResult,
     Report,
@@ -92,7 +92,7 @@ def _integrity_against(script: ScriptDirectory, url: str) -> GateResult:
         with engine.connect() as connection:
             return check_integrity_against_database(script, connection)
     except DBAPIError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+        reason = database_error_reason(exc)
         raise SchemakitError(f"cannot connect to {settings.masked_url()} (--applied-to): {reason}") from None
     finally:
         engine.dispose()

@@ -9,11 +9,21 @@ SQLAlchemy's ``StatementError``. Errors that refine a SQLAlchemy error also deri
 from __future__ import annotations
 
 from alembic.util import CommandError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 
 
 class SchemakitError(Exception):
     """Base class of the errors schemakit raises."""
+
+
+def database_error_reason(error: DBAPIError) -> str:
+    """The driver's own first line for a failed connection or statement, for a one-line message.
+
+    It names the server and the failure, never the password (the drivers do not print it).
+    """
+    text = str(error.orig).strip() if error.orig is not None else ""
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 class MigrationError(SchemakitError, CommandError):

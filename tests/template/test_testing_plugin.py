@@ -155,7 +155,7 @@ def test_each_xdist_worker_gets_its_own_clone(sample: pytest.Pytester) -> None:
     result.assert_outcomes(passed=27)
     names = {path.read_text() for path in sample.path.glob("databases-*.txt")}
     assert len(names) == 2, names
-    assert all(re.fullmatch(r"\w+_test_\d+_gw[01]", name) for name in names), names
+    assert all(re.fullmatch(r"\w+_test_[0-9a-f]{10}_gw[01]", name) for name in names), names  # a run id, not a pid
 
 
 def test_sqlite_mode_runs_the_same_fixtures(sample: pytest.Pytester) -> None:
@@ -179,6 +179,16 @@ def test_a_remote_server_is_refused_unless_allowed(sample: pytest.Pytester, monk
     assert result.ret != 0
     assert "refusing to create or drop databases on db.example.test" in result.stderr.str()
     assert "secret" not in result.stderr.str() + result.stdout.str()
+
+
+def test_an_unreachable_server_is_one_line(sample: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_DATABASE_URL", "postgresql://nobody:S3cret@127.0.0.1:1/postgres")
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider")
+    output = result.stderr.str() + result.stdout.str()
+    assert result.ret != 0
+    assert "schemakit: cannot use the test database server TEST_DATABASE_URL (" in result.stderr.str()
+    assert "INTERNALERROR" not in output
+    assert "S3cret" not in output
 
 
 def without_postgres(monkeypatch: pytest.MonkeyPatch, empty: Path) -> None:

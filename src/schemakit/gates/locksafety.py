@@ -15,10 +15,11 @@ Two linters, both pointed at the revision file:
   ``drop``                   dropping a column or table breaks the code still running against it
   =========================  ============================================================================
 
-A finding made on purpose is accepted by a comment on the operation's line or the line above it, with a
-reason: ``# schemakit: allow index-not-concurrent -- the table is empty at this point``. A squawk rule is
-accepted the same way (``# schemakit: allow adding-not-nullable-field -- ...``): squawk's findings point at the
-line of the operation that wrote the statement, and a comment covers that operation alone.
+A finding made on purpose is accepted by a comment on the operation's line or in the comment lines right
+above it, with a reason: ``# schemakit: allow index-not-concurrent -- the table is empty at this point``. A
+squawk rule is accepted the same way (``# schemakit: allow adding-not-nullable-field -- ...``): squawk's
+findings point at the line of the operation that wrote the statement, and a comment covers that operation
+alone.
 """
 
 from __future__ import annotations
@@ -83,8 +84,18 @@ def _markers(source: str) -> list[_Marker]:
     return markers
 
 
-def _accepted(markers: list[_Marker], rule: str, lines: Collection[int] | None) -> bool:
-    return any(rule in marker.rules and marker.reason and (lines is None or marker.line in lines) for marker in markers)
+def _accepted(markers: list[_Marker], rule: str, lines: Collection[int]) -> bool:
+    return any(rule in marker.rules and marker.reason and marker.line in lines for marker in markers)
+
+
+def _annotating(source_lines: list[str], line: int) -> set[int]:
+    """The lines whose notes cover the statement at ``line`` (1-based): its own, and the comments just above."""
+    lines = {line}
+    above = line - 1
+    while above >= 1 and source_lines[above - 1].lstrip().startswith("#"):
+        lines.add(above)
+        above -= 1
+    return lines
 
 
 def _call_name(node: ast.Call) -> tuple[str | None, str | None]:
@@ -162,7 +173,7 @@ def lint_operations(path: Path) -> list[Finding]:
         if problem is None:
             continue
         rule, message = problem
-        if not _accepted(markers, rule, {call.lineno, call.lineno - 1}):
+        if not _accepted(markers, rule, _annotating(source.splitlines(), call.lineno)):
             findings.append(Finding(GATE, rule, message, str(path), call.lineno))
     return findings
 
@@ -304,7 +315,8 @@ def squawk_findings(
         down = script.down_revision if isinstance(script.down_revision, str) else None
         located = _offline_sql(config, script.revision, down, path)
         sql = located.getvalue()
-        markers = _markers(path.read_text())
+        source = path.read_text()
+        markers = _markers(source)
         with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as handle:
             handle.write(sql)
         try:
@@ -330,7 +342,7 @@ def squawk_findings(
         for item in json.loads(output or "[]"):
             rule = item["rule_name"]
             line = located.python_line(item["line"]) or upgrade_line
-            if _accepted(markers, rule, {line, line - 1} if line else set()):
+            if _accepted(markers, rule, _annotating(source.splitlines(), line) if line else set()):
                 continue
             statement = lines[item["line"]].strip() if item["line"] < len(lines) else ""
             findings.append(

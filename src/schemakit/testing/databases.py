@@ -8,6 +8,12 @@ are far cheaper than migrating again.
 The databases themselves come from :mod:`schemakit.provisioning`: every one carries ``_test`` in its name, on a
 local host or one named in ``allowed_hosts``; anything else is refused before any statement runs
 (:func:`~schemakit.provisioning.check_disposable`).
+
+Runs that share a server never clobber each other. A run's clones carry its run id, a random token (not a
+process id, which two containers may share), and for as long as it lasts the run holds a shared advisory lock
+on its id and on the template it clones from (:meth:`PostgresTestDatabases.lease`). A template or clone is
+dropped only when no live run holds that lock: the leftovers of runs that died are swept, and a template
+another run still clones from is kept.
 """
 
 from __future__ import annotations
@@ -15,9 +21,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -38,6 +48,7 @@ from schemakit.settings import LOCAL_HOSTS, AppEnv, DatabaseSettings
 
 __all__ = [
     "LOCAL_HOSTS",
+    "RUN_ID",
     "PostgresTestDatabases",
     "SqliteTestDatabases",
     "TestDatabase",
@@ -45,7 +56,21 @@ __all__ = [
     "check_disposable",
     "migrate",
     "migrations_fingerprint",
+    "new_run_id",
 ]
+
+#: What a run id looks like: ten lower-case hex digits, random for every run (:func:`new_run_id`).
+RUN_ID = re.compile(r"[0-9a-f]{10}")
+
+
+def new_run_id() -> str:
+    """A run id, unique across hosts and containers sharing one server (unlike a process id)."""
+    return uuid.uuid4().hex[:10]
+
+
+def _usage_key(owner: str) -> int:
+    return advisory_lock_key(f"schemakit.testing.lease:{owner}")
+
 
 #: A throwaway database handed to tests (the provisioning package's :class:`ThrowawayDatabase`).
 TestDatabase = ThrowawayDatabase
@@ -90,10 +115,48 @@ class PostgresTestDatabases(PostgresDatabases):
         self.reused_template: bool | None = None
         self.template_seconds = 0.0
 
+    @contextmanager
+    def lease(self, run: str) -> Iterator[None]:
+        """Claim the template and the clones of run ``run`` for the block, so no other run drops them."""
+        check_disposable(self.url(self.template_name), self.allowed_hosts)  # before connecting anywhere
+        with self.admin() as connection:
+            for key in (_usage_key(self.template_name), _usage_key(run)):
+                connection.execute(text("SELECT pg_advisory_lock_shared(:key)"), {"key": key})
+            yield
+
+    def sweep(self, connection: Connection) -> list[str]:
+        """Drop this project's templates and run clones that no live run holds a lease on; return their names.
+
+        Args:
+            connection: An :meth:`admin` connection.
+        """
+        names = connection.scalars(
+            text("SELECT datname FROM pg_database WHERE datname LIKE :pattern AND datname <> :current"),
+            {"pattern": f"{self.base}\\_%", "current": self.template_name},
+        ).all()
+        swept = []
+        for name in names:
+            rest = name[len(self.base) + 1 :]
+            if rest.startswith("tpl_"):
+                owner = name.removesuffix("_building")
+            elif RUN_ID.fullmatch(rest.split("_", 1)[0]):
+                owner = rest.split("_", 1)[0]
+            else:
+                continue  # not made by a run of the plugin (an empty database of schemakit check, say)
+            key = _usage_key(owner)
+            if connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}):
+                try:
+                    self.drop_named(connection, name)
+                    swept.append(name)
+                finally:
+                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+        return swept
+
     def ensure_template(self) -> str:
         """Build the template if no run has built it yet; return its name.
 
-        Runs that start together wait for one another on an advisory lock, so it is built once.
+        Runs that start together wait for one another on an advisory lock, so it is built once. Templates and
+        clones that no live run leases are swept (see :meth:`sweep`).
         """
         check_disposable(self.url(self.template_name), self.allowed_hosts)
         started = time.perf_counter()
@@ -107,6 +170,7 @@ class PostgresTestDatabases(PostgresDatabases):
                 self.reused_template = bool(exists)
                 if not exists:
                     self._build_template(connection)
+                self.sweep(connection)
             finally:
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
         self.template_seconds = time.perf_counter() - started
@@ -122,12 +186,6 @@ class PostgresTestDatabases(PostgresDatabases):
             self.drop_named(connection, building)
             raise
         connection.execute(text(f'ALTER DATABASE "{building}" RENAME TO "{self.template_name}"'))
-        stale = connection.scalars(
-            text("SELECT datname FROM pg_database WHERE datname LIKE :pattern AND datname <> :current"),
-            {"pattern": f"{self.base}_tpl_%", "current": self.template_name},
-        ).all()
-        for name in stale:
-            self.drop_named(connection, name)
 
     def clone(self, suffix: str) -> TestDatabase:
         """Create ``<project>_test_<suffix>`` from the template (replacing any leftover of that name)."""

@@ -50,10 +50,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import sessionmaker
 
 from schemakit.engine import make_async_engine, make_engine
+from schemakit.errors import database_error_reason
 from schemakit.provisioning import PostgresUnavailableError, provide_postgres
 from schemakit.session import AsyncSession, Session
 from schemakit.testing.databases import (
@@ -61,6 +63,7 @@ from schemakit.testing.databases import (
     SqliteTestDatabases,
     TestDatabase,
     TestDatabaseError,
+    new_run_id,
 )
 
 __all__ = ["REQUIRES_POSTGRES", "TestEnvironment", "schemakit_environment"]
@@ -92,7 +95,7 @@ class TestEnvironment:
     databases: PostgresTestDatabases | SqliteTestDatabases
     source: str
     fallback_reason: str | None = None
-    run: str = field(default_factory=lambda: str(os.getpid()))
+    run: str = field(default_factory=new_run_id)
     _clones: Iterator[int] = field(default_factory=itertools.count)
 
     def next_clone_name(self, worker: str) -> str:
@@ -155,17 +158,29 @@ def pytest_configure(config: pytest.Config) -> None:
         databases = SqliteTestDatabases(cache, project, alembic_ini)
         stack.callback(databases.close)
         environment = TestEnvironment("sqlite", databases, f"SQLite files from {cache}", fallback)
-    if not hasattr(config, "workerinput"):
-        try:
-            environment.databases.ensure_template()
-        except TestDatabaseError as exc:
-            raise pytest.UsageError(f"schemakit: {exc}") from exc
     if hasattr(config, "workerinput"):
         environment.run = os.environ[_RUN_VARIABLE]
     else:
         os.environ[_RUN_VARIABLE] = environment.run
         stack.callback(os.environ.pop, _RUN_VARIABLE, None)
+        _prepare_template(environment, stack)
     config.stash[_environment] = environment
+
+
+def _prepare_template(environment: TestEnvironment, stack: contextlib.ExitStack) -> None:
+    databases = environment.databases
+    try:
+        if isinstance(databases, PostgresTestDatabases):
+            # Claimed before the template is looked for, so no other run sweeps it away in between.
+            stack.enter_context(databases.lease(environment.run))
+        databases.ensure_template()
+    except TestDatabaseError as exc:
+        raise pytest.UsageError(f"schemakit: {exc}") from exc
+    except DBAPIError as exc:
+        reason = database_error_reason(exc)
+        raise pytest.UsageError(
+            f"schemakit: cannot use the test database server {environment.source}: {reason}"
+        ) from None
 
 
 def _postgres_environment(
