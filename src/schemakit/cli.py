@@ -1,4 +1,7 @@
-"""The ``schemakit`` command.
+"""The ``schemakit`` command: ``init``, ``seed`` and ``check``.
+
+``schemakit init`` sets a project up for schemakit, Alembic and pytest (:mod:`schemakit.scaffold`);
+``schemakit seed`` loads the development fixtures behind the guard (:mod:`schemakit.seeding.command`).
 
 ``schemakit check`` runs every quality gate (:mod:`schemakit.gates`) on the project's models and migrations,
 against a throwaway database (PostgreSQL from ``TEST_DATABASE_URL`` or a throwaway cluster; SQLite with
@@ -33,7 +36,10 @@ from schemakit.gates import (
 )
 from schemakit.gates.locksafety import DEFAULT_POSTGRES_VERSION
 from schemakit.migrations.commands import make_config
+from schemakit.project import ProjectConfig, ProjectConfigError
 from schemakit.provisioning import throwaway_database
+from schemakit.scaffold import init_project
+from schemakit.seeding import command as seed_command
 from schemakit.settings import DatabaseSettings, describe_settings_error
 
 __all__ = ["main", "run_check"]
@@ -101,6 +107,13 @@ def _integrity_against(script: ScriptDirectory, url: str) -> GateResult:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="schemakit", description="schemakit's tools for models and migrations")
     commands = parser.add_subparsers(dest="command", required=True)
+    init = commands.add_parser("init", help="set the project up for schemakit, Alembic and pytest")
+    init.add_argument("--models", help="import path of the models module (default: [tool.schemakit] models)")
+    init.add_argument("--alembic-dir", default="alembic", help="the migrations' folder")
+    init.add_argument("--fixtures", default="fixtures", help="the seed fixtures' folder")
+    init.add_argument("--tests", default="tests", help="the tests' folder")
+    seed = commands.add_parser("seed", help="load the development fixtures, behind the production guard")
+    seed_command.add_arguments(seed)
     check = commands.add_parser("check", help="run the quality gates on the models and migrations")
     check.add_argument("--config", type=Path, default=Path("alembic.ini"), help="the project's alembic.ini")
     check.add_argument("--format", choices=["text", "json"], default="text", help="report format")
@@ -110,9 +123,33 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _init(arguments: argparse.Namespace) -> int:
+    try:
+        project = ProjectConfig.load()
+        models = arguments.models or project.models
+        if not models:
+            raise ProjectConfigError("name the models module: schemakit init --models yourapp.models")
+        report = init_project(
+            project.root,
+            models=models,
+            alembic_dir=arguments.alembic_dir,
+            fixtures=arguments.fixtures,
+            tests=arguments.tests,
+        )
+    except SchemakitError as exc:
+        print(f"schemakit init: {exc}", file=sys.stderr)
+        return 2
+    print(report.format())
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     arguments = _parser().parse_args(argv)
+    if arguments.command == "init":
+        return _init(arguments)
+    if arguments.command == "seed":
+        return seed_command.run(arguments)
     if not arguments.config.is_file():
         print(f"schemakit check: no Alembic configuration at {arguments.config}", file=sys.stderr)
         return 2
