@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test check lint format bench bench-quick clean
+.PHONY: install demo test check lint docs format bench bench-quick clean
 
 install: $(STAMP)
 
@@ -36,9 +36,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests scripts alembic benchmarks
 	$(VENV)/bin/mypy --strict src
 
+docs: $(STAMP)
+	$(VENV)/bin/sphinx-build -q -W --keep-going -b html docs docs/_build/html
+
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix src tests scripts alembic benchmarks
 	$(VENV)/bin/ruff format src tests scripts alembic benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache app.db
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache app.db docs/_build

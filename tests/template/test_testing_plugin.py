@@ -173,6 +173,14 @@ def test_mismatched_loop_scopes_fail_clearly(sample: pytest.Pytester) -> None:
     assert "attached to a different loop" not in result.stdout.str()
 
 
+@pytest.mark.requires_postgres
+def test_the_testing_docs_sample_passes(sample: pytest.Pytester) -> None:
+    (code,) = re.findall(r"```python\n(from sqlalchemy.*?)```", (ROOT / "docs" / "testing.md").read_text(), re.DOTALL)
+    sample.makepyfile(test_sample=code)
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4)
+
+
 def test_a_remote_server_is_refused_unless_allowed(sample: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_DATABASE_URL", "postgresql://app:secret@db.example.test/postgres")
     result = sample.runpytest_subprocess()

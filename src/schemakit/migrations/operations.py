@@ -19,9 +19,11 @@ from typing import Any
 
 from alembic.operations import MigrateOperation, Operations
 
+from schemakit.errors import MigrationError
 from schemakit.sql import drop_functions_ddl, drop_updated_at_trigger_ddl, functions_ddl, updated_at_trigger_ddl
 
 __all__ = [
+    "MINIMUM_POSTGRESQL",
     "CreateSchemakitFunctionsOp",
     "CreateUpdatedAtTriggerOp",
     "DropSchemakitFunctionsOp",
@@ -114,9 +116,17 @@ def _drop_functions(operations: Operations, _operation: DropSchemakitFunctionsOp
     _execute_all(operations, drop_functions_ddl(operations.get_context().dialect.name))
 
 
+#: The oldest PostgreSQL schemakit supports: its triggers use CREATE OR REPLACE TRIGGER (14 and later).
+MINIMUM_POSTGRESQL = (14,)
+
+
 @Operations.implementation_for(CreateUpdatedAtTriggerOp)
 def _create_trigger(operations: Operations, operation: CreateUpdatedAtTriggerOp) -> None:
     dialect = operations.get_context().dialect.name
+    version = _server_version(operations)
+    if dialect == "postgresql" and version is not None and version < MINIMUM_POSTGRESQL:
+        shown = ".".join(str(part) for part in version)
+        raise MigrationError(f"schemakit needs PostgreSQL 14 or later; this server is {shown}")
     _execute_all(operations, updated_at_trigger_ddl(dialect, operation.table_name, operation.schema))
 
 

@@ -1,0 +1,21 @@
+"""Sphinx configuration: the Markdown pages (MyST) and the API reference from the docstrings."""
+
+from importlib.metadata import version as _version
+
+project = "schemakit"
+author = "The schemakit authors"
+release = _version("schemakit")
+extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.viewcode"]
+source_suffix = {".md": "markdown"}
+exclude_patterns = ["_build"]
+myst_heading_anchors = 3
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+autodoc_default_options = {"members": True, "show-inheritance": True}
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+# The reference documents schemakit's own names; SQLAlchemy's, Alembic's and pydantic's live in their docs.
+nitpicky = False
+suppress_warnings = ["myst.xref_missing"]
+html_theme = "alabaster"
+autodoc_inherit_docstrings = False  # members inherited from SQLAlchemy point at its own docs
