@@ -24,7 +24,7 @@ from schemakit import (
     uuid7_time,
 )
 from schemakit.engine import use_explicit_sqlite_transactions
-from schemakit.environment_marker import ENVIRONMENT_TABLE
+from schemakit.environment_marker import ENVIRONMENT_TABLE, read_environment_marker
 from schemakit.migrations import (
     CHECKSUM_TABLE,
     EditedMigrationError,
@@ -334,6 +334,38 @@ def test_a_stamp_leaves_the_ledger_holding_exactly_the_applied_revisions(
     later.write_text(later.read_text() + "\n# edited before it was ever applied again\n")
     upgrade(config)  # not refused: the edited revision is no longer applied
     assert current_heads(empty_database_url) == {head_revision(project)}
+
+
+def test_a_deleted_applied_revision_gets_advice_that_works(project: Path, empty_database_url: str) -> None:
+    later = add_revision(project, "note", "def upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n")
+    config = configure(project, empty_database_url)
+    upgrade(config)
+    gone = head_revision(project)
+    engine = sync_engine(empty_database_url)
+    with engine.begin() as connection:  # the database is back at the first revision; the ledger keeps the other
+        connection.execute(text(f"UPDATE alembic_version SET version_num = '{initial_revision(project)}'"))
+    engine.dispose()
+    later.unlink()
+    with pytest.raises(EditedMigrationError) as refused:
+        upgrade(config)
+    message = str(refused.value)
+    assert f"(revision {gone}): recorded" in message
+    assert "the file is gone" in message
+    assert "Restore the deleted file(s) from version control" in message
+    assert "accept-edited" not in message  # advice that would be refused the same way is not given
+
+
+def test_an_unset_app_env_is_not_recorded_as_development(project: Path, empty_database_url: str) -> None:
+    upgrade(configure(project, empty_database_url))  # settings without APP_ENV
+    engine = sync_engine(empty_database_url)
+    with engine.connect() as connection:
+        assert read_environment_marker(connection) is None
+    engine.dispose()
+    upgrade(configure(project, empty_database_url, app_env="staging"))
+    engine = sync_engine(empty_database_url)
+    with engine.connect() as connection:
+        assert read_environment_marker(connection) == "staging"
+    engine.dispose()
 
 
 def test_a_ledger_is_started_for_a_database_migrated_without_one(project: Path, empty_database_url: str) -> None:

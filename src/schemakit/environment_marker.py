@@ -46,14 +46,17 @@ def remove_environment_marker(connection: Connection) -> None:
     _table.drop(connection, checkfirst=True)
 
 
-def write_environment_marker(connection: Connection, environment: AppEnv) -> None:
+def write_environment_marker(connection: Connection, environment: AppEnv | None) -> None:
     """Mark the database as belonging to ``environment``; a ``production`` mark is never lowered.
 
     Args:
         connection: A connection inside a transaction.
-        environment: The environment to record.
+        environment: The environment to record; ``None`` (``APP_ENV`` not set) records nothing and leaves an
+            existing mark as it is, since an unset variable is no evidence of any environment.
     """
     _table.create(connection, checkfirst=True)
+    if environment is None:
+        return
     current = read_environment_marker(connection)
     if current == environment:
         return

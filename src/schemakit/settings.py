@@ -27,6 +27,10 @@ _SYNC_POSTGRES_DRIVER = "postgresql+psycopg"
 _ASYNC_POSTGRES_DRIVER = "postgresql+asyncpg"
 _SYNC_SQLITE_DRIVER = "sqlite+pysqlite"
 _ASYNC_SQLITE_DRIVER = "sqlite+aiosqlite"
+# PostgreSQL's timeouts are milliseconds in a 32-bit integer.
+_MAX_TIMEOUT_MS = 2_147_483_647
+_MAX_PORT = 65_535
+
 #: The async drivers schemakit knows; a ``DATABASE_URL`` naming one of them gets async migrations.
 ASYNC_DRIVERS = frozenset({"asyncpg", "aiosqlite", "psycopg_async"})
 
@@ -68,21 +72,29 @@ class DatabaseSettings(BaseSettings):
     pool_timeout: float = Field(default=30.0, gt=0, alias="DB_POOL_TIMEOUT")
     pool_recycle: int = Field(default=1800, ge=-1, alias="DB_POOL_RECYCLE")
     pool_pre_ping: bool = Field(default=True, alias="DB_POOL_PRE_PING")
-    statement_timeout_ms: int = Field(default=0, ge=0, alias="DB_STATEMENT_TIMEOUT_MS")
-    lock_timeout_ms: int = Field(default=0, ge=0, alias="DB_LOCK_TIMEOUT_MS")
+    statement_timeout_ms: int = Field(default=0, ge=0, le=_MAX_TIMEOUT_MS, alias="DB_STATEMENT_TIMEOUT_MS")
+    lock_timeout_ms: int = Field(default=0, ge=0, le=_MAX_TIMEOUT_MS, alias="DB_LOCK_TIMEOUT_MS")
     application_name: str = Field(default="schemakit", max_length=MAX_IDENTIFIER_BYTES, alias="DB_APPLICATION_NAME")
     pgbouncer: bool = Field(default=False, alias="DB_PGBOUNCER")
-    slow_query_ms: int = Field(default=0, ge=0, alias="DB_SLOW_QUERY_MS")
+    slow_query_ms: int = Field(default=0, ge=0, le=_MAX_TIMEOUT_MS, alias="DB_SLOW_QUERY_MS")
     echo: bool = Field(default=False, alias="DB_ECHO")
     migration_lock_wait_s: float = Field(default=300.0, ge=0, alias="DB_MIGRATION_LOCK_WAIT_S")
-    migration_lock_timeout_ms: int = Field(default=5000, ge=0, alias="DB_MIGRATION_LOCK_TIMEOUT_MS")
-    migration_statement_timeout_ms: int = Field(default=0, ge=0, alias="DB_MIGRATION_STATEMENT_TIMEOUT_MS")
+    migration_lock_timeout_ms: int = Field(default=5000, ge=0, le=_MAX_TIMEOUT_MS, alias="DB_MIGRATION_LOCK_TIMEOUT_MS")
+    migration_statement_timeout_ms: int = Field(
+        default=0, ge=0, le=_MAX_TIMEOUT_MS, alias="DB_MIGRATION_STATEMENT_TIMEOUT_MS"
+    )
 
     @field_validator("database_url")
     @classmethod
     def _check_url(cls, value: SecretStr) -> SecretStr:
+        text = value.get_secret_value()
+        if _authority(text).count("@") > 1:
+            raise ValueError(
+                "the URL has more than one '@' before the host: percent-encode '@' in the password as %40 "
+                "(and ':' as %3A, '/' as %2F)"
+            )
         try:
-            url = make_url(value.get_secret_value())
+            url = make_url(text)
         except (ArgumentError, ValueError):
             # The parser's own message may quote a piece of the password: never pass it on.
             raise ValueError(
@@ -93,6 +105,8 @@ class DatabaseSettings(BaseSettings):
             raise ValueError(
                 f"unsupported database {url.get_backend_name()!r}; schemakit supports postgresql and sqlite"
             )
+        if url.port is not None and not 0 < url.port <= _MAX_PORT:
+            raise ValueError(f"the port {url.port} is out of range (1 to {_MAX_PORT})")
         return value
 
     @classmethod
@@ -151,6 +165,12 @@ class DatabaseSettings(BaseSettings):
     def masked_url(self) -> str:
         """The URL as text with the password replaced by ``***``, for messages and logs."""
         return self.url.render_as_string(hide_password=True)
+
+
+def _authority(url: str) -> str:
+    """The part of a URL between ``://`` and the path: ``user:password@host:port``."""
+    rest = url.split("://", 1)[1] if "://" in url else ""
+    return rest.split("/", 1)[0].split("?", 1)[0]
 
 
 def describe_settings_error(error: ValidationError) -> str:

@@ -194,9 +194,17 @@ def _refusal(edited: list[EditedMigration]) -> str:
     for item in edited:
         now = "the file is gone" if item.current is None else f"now {item.current[:12]}"
         lines.append(f"  {item.filename} (revision {item.revision}): recorded {item.recorded[:12]}, {now}")
-    revisions = ",".join(item.revision for item in edited)
-    lines += [
-        "Restore the file(s) and put the change in a new migration, or, if the edit is intended and harmless,",
-        f"accept it with: alembic -x accept-edited={revisions} upgrade head",
-    ]
+    gone = [item for item in edited if item.current is None]
+    changed = ",".join(item.revision for item in edited if item.current is not None)
+    if gone:
+        lines.append(
+            "Restore the deleted file(s) from version control: an applied migration cannot leave the history "
+            "(to remove one, downgrade below it with its file in place, then delete it)."
+        )
+    if changed:
+        lines += [
+            "Restore the edited file(s) and put the change in a new migration, or, if the edit is intended and "
+            "harmless,",
+            f"accept it with: alembic -x accept-edited={changed} upgrade head",
+        ]
     return "\n".join(lines)

@@ -180,7 +180,10 @@ def _run_online(
     ):
         with begin_or_nest(connection):
             ledger.prepare(connection, context.get_context().get_current_heads())
-            write_environment_marker(connection, settings.app_env)
+            explicit = "app_env" in settings.model_fields_set
+            if not explicit:
+                log.warning("APP_ENV is not set: the database's environment marker is left as it is")
+            write_environment_marker(connection, settings.app_env if explicit else None)
         with context.begin_transaction():
             context.run_migrations()
         with begin_or_nest(connection):

@@ -110,9 +110,9 @@ def _version_key(folder: Path) -> tuple[int, ...]:
     return tuple(int(part) for part in digits.split())
 
 
-def _free_port() -> int:
+def _free_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
+        probe.bind((host, 0))
         port: int = probe.getsockname()[1]
         return port
 
@@ -126,17 +126,22 @@ class ThrowawayCluster:
         binaries: The folder of ``initdb`` and ``pg_ctl``.
         server_settings: Server settings over the defaults (``fsync``, ``synchronous_commit`` and
             ``full_page_writes`` off, for speed); a benchmark of WAL volume sets ``full_page_writes`` on.
+        host: The loopback address it listens on; another than ``127.0.0.1`` (``127.0.0.2``) stands for a
+            remote server in tests.
     """
 
-    def __init__(self, binaries: Path, server_settings: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, binaries: Path, server_settings: Mapping[str, str] | None = None, *, host: str = "127.0.0.1"
+    ) -> None:
         self.binaries = binaries
+        self.host = host
         self.server_settings = {**_FAST_SETTINGS, **(server_settings or {})}
-        self.port = _free_port()
+        self.port = _free_port(host)
         self._folder = Path(tempfile.mkdtemp(prefix=_CLUSTER_PREFIX))
         self.data_dir = self._folder / "data"
         self._run_as: str | None = None
         self.url = URL.create(
-            "postgresql+psycopg", username=_SERVER_USER, host="127.0.0.1", port=self.port, database="postgres"
+            "postgresql+psycopg", username=_SERVER_USER, host=host, port=self.port, database="postgres"
         )
 
     def __enter__(self) -> ThrowawayCluster:
@@ -149,7 +154,7 @@ class ThrowawayCluster:
                 "-E", "UTF8", "--no-locale", "--no-sync",
             )  # fmt: skip
             settings = " ".join(f"-c {name}={value}" for name, value in self.server_settings.items())
-            options = f"-p {self.port} -k {self._folder} -c listen_addresses=127.0.0.1 {settings}"
+            options = f"-p {self.port} -k {self._folder} -c listen_addresses={self.host} {settings}"
             self._run(
                 "pg_ctl", "-D", str(self.data_dir), "-l", str(self._folder / "server.log"),
                 "-w", "-t", str(_START_TIMEOUT_SECONDS), "-o", options, "start",

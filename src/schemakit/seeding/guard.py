@@ -3,10 +3,13 @@
 Two layers, both checked before anything is written:
 
 1. ``APP_ENV`` must be set, to ``development`` or ``test``; and a database on another host with
-   ``APP_ENV=development`` is suspicious too (a laptop pointed at a shared server).
+   ``APP_ENV=development`` is suspicious too (a laptop pointed at a shared server). The hosts are those the
+   driver will really connect to (:mod:`~schemakit.seeding.hosts`), not only the URL's.
 2. The database's own environment marker (:mod:`schemakit.environment_marker`) must not say ``production``.
 
-A refusal names the target (password masked) and every reason. :data:`OVERRIDE_FLAG` overrides it.
+A refusal the settings make certain is given before connecting anywhere; otherwise the database is read
+(never written) for its marker. A refusal names the target (password masked) and its reasons.
+:data:`OVERRIDE_FLAG` overrides it.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from sqlalchemy import Engine
 from schemakit.engine import sqlite_file
 from schemakit.environment_marker import read_environment_marker
 from schemakit.errors import SchemakitError
-from schemakit.settings import LOCAL_HOSTS, AppEnv, DatabaseSettings
+from schemakit.seeding.hosts import remote_hosts
+from schemakit.settings import AppEnv, DatabaseSettings
 
 __all__ = ["OVERRIDE_FLAG", "SeedRefusedError", "check_seed_target", "refusal_reasons"]
 
@@ -41,19 +45,30 @@ def refusal_reasons(settings: DatabaseSettings, engine: Engine) -> list[str]:
         settings: The settings in force (``APP_ENV`` must have been set explicitly).
         engine: An engine for the target database.
     """
+    return _settings_reasons(settings) + _database_reasons(engine)
+
+
+def _settings_reasons(settings: DatabaseSettings) -> list[str]:
+    """The reasons the settings alone give, without connecting."""
     reasons = []
     if "app_env" not in settings.model_fields_set:
         reasons.append("APP_ENV is not set (set it to development or test)")
     elif settings.app_env not in _SAFE_ENVIRONMENTS:
         reasons.append(f"APP_ENV is {settings.app_env}, not development or test")
-    host = settings.url.host
-    if settings.dialect == "postgresql" and host not in LOCAL_HOSTS and settings.app_env is AppEnv.DEVELOPMENT:
-        reasons.append(f"the database is on another host ({host}) while APP_ENV is development")
-    if _exists(engine):
-        with engine.connect() as connection:
-            if read_environment_marker(connection) == AppEnv.PRODUCTION:
-                reasons.append("the database itself is marked as production (table schemakit_environment)")
+    # The hosts the driver will really reach (query parameters, PGHOST, several hosts), not the URL's.
+    remote = remote_hosts(settings.url) if settings.dialect == "postgresql" else []
+    if remote and settings.app_env is AppEnv.DEVELOPMENT:
+        reasons.append(f"the database is on another host ({', '.join(remote)}) while APP_ENV is development")
     return reasons
+
+
+def _database_reasons(engine: Engine) -> list[str]:
+    if not _exists(engine):
+        return []
+    with engine.connect() as connection:
+        if read_environment_marker(connection) == AppEnv.PRODUCTION:
+            return ["the database itself is marked as production (table schemakit_environment)"]
+    return []
 
 
 def _exists(engine: Engine) -> bool:
@@ -74,8 +89,11 @@ def check_seed_target(settings: DatabaseSettings, engine: Engine, *, override: b
     Raises:
         SeedRefusedError: If there is a reason not to seed and ``override`` is false.
     """
-    reasons = refusal_reasons(settings, engine)
-    if reasons and not override:
+    if override:
+        return
+    # The settings decide first: a refusal they make certain is given without connecting anywhere.
+    reasons = _settings_reasons(settings) or _database_reasons(engine)
+    if reasons:
         listed = "\n".join(f"  - {reason}" for reason in reasons)
         raise SeedRefusedError(
             f"Refusing to seed {settings.masked_url()}:\n{listed}\n"
