@@ -170,3 +170,20 @@ def test_products_are_filtered_by_get_when_not_in_the_identity_map(engine: Engin
         shown = session.get(Product, product.id, execution_options={"include_deleted": True})
         assert shown is not None
         assert shown.is_deleted
+
+
+def test_merging_a_detached_soft_deleted_object_finds_its_row(engine: Engine) -> None:
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        tag = Tag(name="old")
+        session.add(tag)
+        session.flush()
+        tag.soft_delete()
+    tag.name = "renamed while detached"
+    with session_scope(factory) as session:
+        merged = session.merge(tag)  # must update the row, not insert it again
+        assert merged.is_deleted
+    with factory() as session:
+        rows = session.scalars(select(Tag).execution_options(include_deleted=True)).all()
+        assert [(row.name, row.is_deleted) for row in rows] == [("renamed while detached", True)]
+        assert session.scalars(select(Tag)).all() == []  # the filter is back on after the merge

@@ -93,3 +93,24 @@ def test_a_naive_datetime_in_a_flush_is_caught_as_itself(engine: Engine) -> None
         session.add(Everything(label="naive", deleted_at=datetime(2026, 1, 1)))
     with factory() as session:
         assert session.scalar(select(func.count()).select_from(Everything)) == 0
+
+
+def test_a_raw_update_never_moves_updated_at_backwards_or_before_itself(engine: Engine) -> None:
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        row = Everything(label="probe")
+        session.add(row)
+    late = []
+    for attempt in range(100):
+        with session_scope(factory) as session:
+            session.get_one(Everything, row.id).label = f"orm {attempt}"
+        with factory() as session:
+            written_by_the_orm = session.get_one(Everything, row.id).updated_at
+        before = datetime.now(UTC)
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE everything SET label = 'raw'"))
+        with factory() as session:
+            after_raw = session.scalar(select(Everything.updated_at))
+        if after_raw < written_by_the_orm or after_raw < before:
+            late.append((written_by_the_orm, before, after_raw))
+    assert late == []

@@ -7,16 +7,20 @@ The factories in :mod:`schemakit.engine` use these classes. An application build
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession as _AsyncSession
 from sqlalchemy.orm import Session as _Session
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.interfaces import ORMOption
 
 from schemakit.errors import ConcurrentUpdateError, SchemakitError
+from schemakit.mixins.soft_delete import SEES_DELETED
 
 __all__ = ["AsyncSession", "Session"]
+
+_T = TypeVar("_T")
 
 _CONFLICT_HINT = (
     "another transaction changed or deleted the row since this session loaded it; reload it and apply the change again"
@@ -48,6 +52,19 @@ class Session(_Session):
             if isinstance(exc.orig, SchemakitError):
                 raise exc.orig from exc
             raise
+
+    def merge(self, instance: _T, *, load: bool = True, options: Sequence[ORMOption] | None = None) -> _T:
+        """Merge ``instance`` into the session; see :meth:`sqlalchemy.orm.Session.merge`.
+
+        The row is looked up with the soft-delete filter off: merging a detached, soft-deleted object finds its
+        row, where the filtered lookup would find none and try to insert it again.
+        """
+        previous = self.info.get(SEES_DELETED, False)
+        self.info[SEES_DELETED] = True
+        try:
+            return super().merge(instance, load=load, options=options)
+        finally:
+            self.info[SEES_DELETED] = previous
 
 
 class AsyncSession(_AsyncSession):

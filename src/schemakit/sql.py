@@ -78,7 +78,10 @@ _SQLITE_UUID7 = (
     " || substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2, 3)"
     " || hex(randomblob(6)))"
 )
-_SQLITE_NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+# SQLite's clock has milliseconds; the ORM writes microseconds. The trigger takes the last microsecond of the
+# current millisecond, and never less than the value already there, so updated_at never moves backwards and is
+# never earlier than the UPDATE that set it (the text form compares in time order).
+_SQLITE_NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now') || '999'"
 
 
 class uuid7_server_default(FunctionElement[uuid.UUID]):  # noqa: N801 - reads as a SQL function
@@ -180,7 +183,8 @@ def updated_at_trigger_ddl(dialect: str, table: str, schema: str | None = None) 
         return [
             f'CREATE TRIGGER IF NOT EXISTS "{name}" AFTER UPDATE ON {target} FOR EACH ROW '
             "WHEN NEW.updated_at IS OLD.updated_at BEGIN "
-            f"UPDATE {target} SET updated_at = {_SQLITE_NOW} WHERE rowid = NEW.rowid; END"
+            f"UPDATE {target} SET updated_at = max({_SQLITE_NOW}, coalesce(OLD.updated_at, '')) "
+            "WHERE rowid = NEW.rowid; END"
         ]
     raise CompileError(f"no updated_at trigger for {dialect}; use PostgreSQL or SQLite")
 

@@ -30,6 +30,9 @@ __all__ = ["INCLUDE_DELETED", "SoftDeleteMixin", "unique_among_live"]
 
 #: The execution option that shows soft-deleted rows.
 INCLUDE_DELETED = "include_deleted"
+#: The ``Session.info`` key under which the filter is off: :meth:`schemakit.Session.merge` sets it, since a merge
+#: must find the row of a detached object even when that row is soft-deleted.
+SEES_DELETED = "schemakit.sees_deleted"
 
 
 class SoftDeleteMixin:
@@ -114,7 +117,12 @@ def _filter_sessions(_mapper: Any, _class: type) -> None:
 
 def _hide_soft_deleted(execute_state: ORMExecuteState) -> None:
     options: Any = execute_state.execution_options
-    if execute_state.is_select and not execute_state.is_column_load and not options.get(INCLUDE_DELETED, False):
+    if (
+        execute_state.is_select
+        and not execute_state.is_column_load
+        and not options.get(INCLUDE_DELETED, False)
+        and not execute_state.session.info.get(SEES_DELETED)
+    ):
         execute_state.statement = execute_state.statement.options(
             with_loader_criteria(SoftDeleteMixin, _live_rows, include_aliases=True)
         )

@@ -45,6 +45,7 @@ from schemakit.provisioning import (
     safe_name,
 )
 from schemakit.settings import LOCAL_HOSTS, AppEnv, DatabaseSettings
+from schemakit.sql import functions_ddl, updated_at_trigger_ddl
 
 __all__ = [
     "LOCAL_HOSTS",
@@ -79,7 +80,11 @@ TestDatabaseError = DisposableDatabaseError
 
 
 def migrations_fingerprint(alembic_ini: Path) -> str:
-    """A short hash of what shapes the migrated schema: revision files, env.py, the ini file, schemakit."""
+    """A short hash of what shapes the migrated schema: revision files, env.py, the ini file, schemakit.
+
+    schemakit counts by its version and by the SQL its migration operations write (functions and triggers),
+    so a template built by another schemakit, released or not, is not reused.
+    """
     script = ScriptDirectory.from_config(Config(str(alembic_ini)))
     digest = hashlib.sha256(alembic_ini.read_bytes())
     for path in sorted(Path(script.dir).rglob("*")):
@@ -88,6 +93,8 @@ def migrations_fingerprint(alembic_ini: Path) -> str:
             digest.update(path.read_bytes())
     with contextlib.suppress(PackageNotFoundError):
         digest.update(version("schemakit").encode())
+    for dialect in ("postgresql", "sqlite"):
+        digest.update("\n".join([*functions_ddl(dialect), *updated_at_trigger_ddl(dialect, "t")]).encode())
     return digest.hexdigest()[:10]
 
 
