@@ -185,13 +185,28 @@ def test_a_dangling_reference_is_reported_by_file_and_row(migrated: Engine, fixt
         (lambda row: row.update(colour="red"), "row 1: Product has no column or many-to-one relationship 'colour'"),
         (lambda row: row.pop("sku"), "row 1: missing natural key field(s) sku"),
         (lambda row: row.update(name=None), "row 1, field 'name': name cannot be null"),
+        (lambda row: row.update(name="x" * 300), "row 1, field 'name': cannot read 'xxxxxxxx"),
+        (lambda row: row.update(price="NaN"), "row 1, field 'price': cannot read 'NaN' as Decimal: not a finite"),
+        (lambda row: row.update(price="Infinity"), "field 'price': cannot read 'Infinity' as Decimal: not a finite"),
+        (lambda row: row.update(price="12.505"), "field 'price': cannot read '12.505' as Decimal: 3 decimal places"),
+        (lambda row: row.update(price="12345678901.00"), "field 'price': cannot read '12345678901.00' as Decimal: too"),
     ],
-    ids=["float-money", "unknown-field", "missing-key", "null"],
+    ids=["float-money", "unknown-field", "missing-key", "null", "too-long", "nan", "infinity", "rounded", "too-big"],
 )
 def test_bad_rows_are_named(migrated: Engine, fixtures_copy: Path, change: Any, message: str) -> None:
     rewrite(fixtures_copy / "products.json", lambda data: change(data["rows"][0]))
     with pytest.raises(FixtureError, match=message.replace("(", r"\(").replace(")", r"\)")):
         run_seed(migrated, fixtures_copy)
+
+
+def test_a_row_the_database_refuses_is_named_and_nothing_is_written(migrated: Engine, fixtures_copy: Path) -> None:
+    rewrite(fixtures_copy / "products.json", lambda data: data["rows"][2].update(price="-1.00"))  # CHECK price >= 0
+    with pytest.raises(FixtureError) as refused:
+        run_seed(migrated, fixtures_copy)
+    message = str(refused.value)
+    assert message.startswith(f"{fixtures_copy / 'products.json'} row 3: the database refused it: ")
+    assert "chk_products_price_not_negative" in message
+    assert {table: count for table, (count, _) in snapshot(migrated).items()} == dict.fromkeys(TABLES, 0)
 
 
 def test_a_bad_enum_value_lists_the_allowed_ones(migrated: Engine, fixtures_copy: Path) -> None:

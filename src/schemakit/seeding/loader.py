@@ -16,18 +16,21 @@ out of a row keep their column defaults; a soft-deletable row is live unless its
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from sqlalchemy import Connection, Row, literal, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import registry
 
 from schemakit.audit import acting_as
 from schemakit.engine import begin_or_nest
-from schemakit.seeding.fixtures import Fixture
+from schemakit.errors import database_error_reason
+from schemakit.seeding.fixtures import Fixture, FixtureError
 from schemakit.seeding.plan import ModelPlan, plan_fixtures
 from schemakit.seeding.report import ModelReport, Progress, SeedMode, SeedReport
 from schemakit.seeding.rows import KeyedRows, PreparedRow, batches, existing_rows, key_map, prepare_rows
-from schemakit.seeding.writers import grouped, update_statement, write_inserts
+from schemakit.seeding.writers import grouped, insert_rows, update_statement, write_inserts
 
 __all__ = ["seed"]
 
@@ -94,12 +97,46 @@ def _load(
         if progress:
             progress(plan.name, done, len(prepared))
 
-    write_inserts(connection, plan, mode, inserts, advance)
-    for batch in batches(updates):
-        for changed in grouped(batch, lambda update: tuple(sorted(update[1]))):
-            connection.execute(*update_statement(plan, changed))
-        advance(len(batch), updated=True)
+    try:
+        with _recoverable(connection):
+            write_inserts(connection, plan, mode, inserts, advance)
+            for batch in batches(updates):
+                for changed in grouped(batch, lambda update: tuple(sorted(update[1]))):
+                    connection.execute(*update_statement(plan, changed))
+                advance(len(batch), updated=True)
+    except DBAPIError as exc:
+        raise _refused_row(connection, plan, mode, prepared, exc) from None
     return report
+
+
+def _recoverable(connection: Connection) -> AbstractContextManager[object]:
+    """A scope after whose failure the transaction goes on, so a refused row can be looked for.
+
+    PostgreSQL aborts the whole transaction on an error, so the scope is a savepoint there. SQLite undoes only
+    the failing statement; a savepoint there could even end the transaction early (the sqlite3 driver's own
+    transaction handling), so none is used.
+    """
+    return connection.begin_nested() if connection.dialect.name == "postgresql" else nullcontext()
+
+
+def _new_row(plan: ModelPlan, values: dict[str, Any]) -> dict[str, Any]:
+    """A new row's values, with a versioned model's counter starting at 1."""
+    version = plan.mapper.version_id_col
+    return values if version is None or version.name in values else {**values, version.name: 1}
+
+
+def _refused_row(
+    connection: Connection, plan: ModelPlan, mode: SeedMode, prepared: Sequence[PreparedRow], error: DBAPIError
+) -> FixtureError:
+    """The error to report for rows the database refused: the first such row, tried one at a time."""
+    source = plan.fixture.source
+    for row in prepared:
+        try:
+            with _recoverable(connection):
+                insert_rows(connection, plan, mode, [_new_row(plan, row.values)])
+        except DBAPIError as exc:
+            return FixtureError(f"{source} row {row.number}: the database refused it: {database_error_reason(exc)}")
+    return FixtureError(f"{source}: the database refused {plan.name}'s rows: {database_error_reason(error)}")
 
 
 def _classify(
@@ -111,12 +148,10 @@ def _classify(
     inserts: list[dict[str, Any]] = []
     updates: list[tuple[Row[Any], dict[str, Any]]] = []
     primary_key = {column.name for column in plan.table.primary_key.columns}
-    version = plan.mapper.version_id_col
     for row in prepared:
         current = existing.get(row.resolved_key)
         if current is None:
-            new = row.values
-            inserts.append(new if version is None or version.name in new else {**new, version.name: 1})
+            inserts.append(_new_row(plan, row.values))
             continue
         mapping = current._mapping
         changes = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -162,6 +163,9 @@ def _ordered(plans: Mapping[str, ModelPlan]) -> list[ModelPlan]:
     return ordered
 
 
+_SHOWN = 60
+
+
 def bad_value_message(value: Any, column: Column[Any], convert: Callable[[Any], Any]) -> str | None:
     """Why ``value`` does not fit ``column`` (with its :func:`converter`), or ``None`` if it does."""
     if value is None:
@@ -169,7 +173,8 @@ def bad_value_message(value: Any, column: Column[Any], convert: Callable[[Any], 
     try:
         convert(value)
     except (ValueError, TypeError, InvalidOperation) as exc:
-        return f"cannot read {value!r} as {_type_name(column)}: {exc}"
+        shown = repr(value) if len(repr(value)) <= _SHOWN else f"{repr(value)[:_SHOWN]}..."
+        return f"cannot read {shown} as {_type_name(column)}: {exc}"
     return None
 
 
@@ -214,8 +219,17 @@ def _checked(python_type: type, description: str) -> Callable[[Any], Any]:
     return check
 
 
+def _as_float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError("expected a number")
+    if not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return float(value)
+
+
 _CONVERTERS: dict[type, Callable[[Any], Any]] = {
     Decimal: _as_decimal,
+    float: _as_float,
     datetime: _as_datetime,
     date: _as_date,
     uuid.UUID: _as_uuid,
@@ -230,7 +244,12 @@ def _unchanged(value: Any) -> Any:
 
 
 def converter(column: Column[Any]) -> Callable[[Any], Any]:
-    """The function that turns a fixture value into ``column``'s Python type (chosen once per column)."""
+    """The function that turns a fixture value into ``column``'s Python type (chosen once per column).
+
+    It also refuses what the column cannot hold as given, the same way on every database: text longer than
+    ``String(n)``, a number that is not finite, a decimal with more places than the column's scale (which the
+    database would round, so that every converge run would see a change) or more digits than its precision.
+    """
     column_type = column.type
     if isinstance(column_type, Enum) and column_type.enum_class is not None:
         enum_class = column_type.enum_class
@@ -239,7 +258,38 @@ def converter(column: Column[Any]) -> Callable[[Any], Any]:
         python_type = column_type.python_type
     except NotImplementedError:
         return _unchanged
-    return _CONVERTERS.get(python_type, _unchanged)
+    convert = _CONVERTERS.get(python_type, _unchanged)
+    if python_type is str and getattr(column_type, "length", None):
+        return _limited_text(convert, column_type.length)  # type: ignore[attr-defined]
+    if python_type is Decimal:
+        return _fitting_decimal(getattr(column_type, "precision", None), getattr(column_type, "scale", None))
+    return convert
+
+
+def _limited_text(convert: Callable[[Any], Any], length: int) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        text = convert(value)
+        if len(text) > length:
+            raise ValueError(f"{len(text)} characters, more than the column's {length}")
+        return text
+
+    return check
+
+
+def _fitting_decimal(precision: int | None, scale: int | None) -> Callable[[Any], Any]:
+    def check(value: Any) -> Decimal:
+        number = _as_decimal(value)
+        if not number.is_finite():
+            raise ValueError("not a finite number")
+        exponent = number.as_tuple().exponent
+        places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        if scale is not None and places > scale:
+            raise ValueError(f"{places} decimal places, more than the column's {scale}: it would be rounded")
+        if precision is not None and scale is not None and number.adjusted() + 1 > precision - scale:
+            raise ValueError(f"too large for the column's precision ({precision} digits, {scale} after the point)")
+        return number
+
+    return check
 
 
 def _type_name(column: Column[Any]) -> str:

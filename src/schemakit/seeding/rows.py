@@ -44,11 +44,13 @@ class PreparedRow:
         written_key: The natural key as the fixture wrote it (text), for references and messages.
         resolved_key: The natural key as stored (column values).
         values: Column values by column name.
+        number: The row's place in its fixture file, from 1, for messages.
     """
 
     written_key: tuple[str, ...]
     resolved_key: tuple[Any, ...]
     values: dict[str, Any]
+    number: int = 0
 
 
 def prepare_rows(plan: ModelPlan, keys: Mapping[str, KeyedRows]) -> list[PreparedRow]:
@@ -104,7 +106,7 @@ def prepare_rows(plan: ModelPlan, keys: Mapping[str, KeyedRows]) -> list[Prepare
         if id_name is not None and id_name not in values:
             values[id_name] = deterministic_uuid7(table_name, *written_key)
         resolved_key = tuple([values[column] for column in plan.key_columns])
-        prepared.append(PreparedRow(written_key, resolved_key, values))
+        prepared.append(PreparedRow(written_key, resolved_key, values, number))
     return prepared
 
 

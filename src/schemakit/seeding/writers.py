@@ -21,7 +21,7 @@ from schemakit.seeding.plan import ModelPlan
 from schemakit.seeding.report import SeedMode
 from schemakit.seeding.rows import batches
 
-__all__ = ["grouped", "update_statement", "write_inserts"]
+__all__ = ["grouped", "insert_rows", "update_statement", "write_inserts"]
 
 _T = TypeVar("_T")
 
@@ -40,7 +40,7 @@ def write_inserts(
         return
     for batch in batches(inserts):
         for group in grouped(batch, lambda values: tuple(sorted(values))):
-            _insert_batch(connection, plan, mode, group)
+            insert_rows(connection, plan, mode, group)
         advance(len(batch))
 
 
@@ -53,7 +53,8 @@ def grouped(items: Sequence[_T], key: Callable[[_T], tuple[str, ...]]) -> list[l
     return list(groups.values())
 
 
-def _insert_batch(connection: Connection, plan: ModelPlan, mode: SeedMode, rows: list[dict[str, Any]]) -> None:
+def insert_rows(connection: Connection, plan: ModelPlan, mode: SeedMode, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (naming the same columns) with one batched upsert, the way other drivers than psycopg do."""
     # RETURNING makes SQLAlchemy batch the rows into multi-row VALUES ("insertmanyvalues"), one round trip a
     # batch; a plain executemany sends one statement a row.
     statement = _upsert(connection, plan, mode, rows[0]).returning(*plan.table.primary_key.columns)
