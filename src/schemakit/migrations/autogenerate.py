@@ -33,7 +33,13 @@ from schemakit.migrations.operations import (
     DropUpdatedAtTriggerOp,
 )
 from schemakit.migrations.options import migration_options
-from schemakit.sql import UUID7_FUNCTION, updated_at_trigger_name, uuid7_server_default, wants_updated_at_trigger
+from schemakit.sql import (
+    UUID7_FUNCTION,
+    needs_functions,
+    updated_at_trigger_name,
+    uuid7_server_default,
+    wants_updated_at_trigger,
+)
 from schemakit.types import UTCDateTime
 
 __all__ = ["BOOKKEEPING_TABLES", "include_name", "render_item", "skip_empty_revision"]
@@ -113,13 +119,6 @@ def _metadata_tables(autogen_context: AutogenContext) -> list[Table]:
     return [table for collection in collections for table in collection.sorted_tables]
 
 
-def _needs_functions(table: Table) -> bool:
-    return wants_updated_at_trigger(table) or any(
-        isinstance(column.server_default, DefaultClause) and isinstance(column.server_default.arg, uuid7_server_default)
-        for column in table.columns
-    )
-
-
 def _position(
     upgrade_ops: ops.UpgradeOps, kind: type[ops.MigrateOperation], table_name: str, schema: str | None
 ) -> int | None:
@@ -147,7 +146,7 @@ def _compare_server_side_objects(
     for schema in sorted(scanned | {table.schema for table in tables}, key=lambda name: name or ""):
         in_schema = [table for table in tables if table.schema == schema]
         _compare_triggers(autogen_context, connection, upgrade_ops, schema, in_schema, scanned=schema in scanned)
-    needed = any(_needs_functions(table) for table in tables)
+    needed = any(needs_functions(table) for table in tables)
     present = _functions_exist(connection)
     if needed and not present and connection.dialect.name == "postgresql":
         upgrade_ops.ops.insert(0, CreateSchemakitFunctionsOp())

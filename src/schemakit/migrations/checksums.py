@@ -114,19 +114,20 @@ class ChecksumLedger:
                 refused.append(item)
         if refused:
             raise EditedMigrationError(_refusal(refused))
-        recorded = set(connection.scalars(select(self.table.c.revision)))
-        for script in self.script.iterate_revisions(tuple(applied_heads), "base"):
-            if script.revision not in recorded:
-                connection.execute(insert(self.table).values(_row(script.revision, script.path)))
+        self._record_missing(connection, applied_heads)
 
     def reconcile(self, connection: Connection, heads: Collection[str]) -> None:
         """Make the ledger hold exactly the revisions up to ``heads``: forget the others, record the missing."""
-        applied = {script.revision: script for script in self.script.iterate_revisions(tuple(heads), "base")}
-        recorded = set(connection.scalars(select(self.table.c.revision)))
-        if stale := recorded - applied.keys():
+        applied = {script.revision for script in self.script.iterate_revisions(tuple(heads), "base")}
+        if stale := set(connection.scalars(select(self.table.c.revision))) - applied:
             connection.execute(delete(self.table).where(self.table.c.revision.in_(stale)))
-        for revision in applied.keys() - recorded:
-            connection.execute(insert(self.table).values(_row(revision, applied[revision].path)))
+        self._record_missing(connection, heads)
+
+    def _record_missing(self, connection: Connection, heads: Collection[str]) -> None:
+        recorded = set(connection.scalars(select(self.table.c.revision)))
+        for script in self.script.iterate_revisions(tuple(heads), "base"):
+            if script.revision not in recorded:
+                connection.execute(insert(self.table).values(_row(script.revision, script.path)))
 
     def remove(self, connection: Connection) -> None:
         """Drop the ledger: the database holds no revision of the project any more."""
