@@ -17,9 +17,9 @@ from sqlalchemy import URL, text
 from sqlalchemy.engine import make_url
 
 from schemakit import AppEnv, DatabaseSettings, make_engine
+from schemakit.hosts import connection_hosts, remote_hosts
 from schemakit.migrations import make_config, upgrade
 from schemakit.provisioning import ThrowawayCluster, find_server_binaries
-from schemakit.seeding.hosts import connection_hosts, remote_hosts
 from tests.projects import LIBRARY, LIBRARY_INI
 
 PASSWORD = "S3cret"

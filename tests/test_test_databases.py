@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
+from schemakit.provisioning import DisposableDatabaseError, check_disposable
 from schemakit.testing.databases import PostgresTestDatabases, new_run_id
 from tests.projects import add_revision, copy_project
 
@@ -73,3 +75,11 @@ def test_the_clones_of_a_run_that_died_are_swept(server: PostgresTestDatabases, 
     with databases.admin() as connection:
         for name in names(databases):
             databases.drop_named(connection, name)
+
+
+def test_only_databases_on_this_machine_are_disposable_whatever_the_url_hides() -> None:
+    hidden = make_url("postgresql://u@localhost/app_test?host=127.0.0.2")
+    with pytest.raises(DisposableDatabaseError, match=r"refusing to create or drop databases on 127\.0\.0\.2"):
+        check_disposable(hidden)
+    check_disposable(hidden, frozenset({"127.0.0.2"}))
+    check_disposable(make_url("postgresql://u@127.0.0.1/app_test"))

@@ -1,4 +1,7 @@
-"""Which hosts a PostgreSQL connection really goes to, by libpq's rules, for the seed guard.
+"""Which hosts a PostgreSQL connection really goes to, by libpq's rules.
+
+The seed guard and the check that throwaway databases are made only on this machine (or allowed hosts) both
+judge a URL by these hosts.
 
 The URL's host is not the whole story: a ``host`` (or ``hostaddr``) query parameter overrides it, and a URL
 without a host falls back to the ``PGHOST``/``PGHOSTADDR`` variables, then to the local socket. Each of these

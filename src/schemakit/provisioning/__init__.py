@@ -13,6 +13,7 @@ from schemakit.provisioning.databases import (
     PostgresDatabases,
     ThrowawayDatabase,
     check_disposable,
+    disposable_base,
     safe_name,
     throwaway_database,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "ThrowawayCluster",
     "ThrowawayDatabase",
     "check_disposable",
+    "disposable_base",
     "find_server_binaries",
     "provide_postgres",
     "safe_name",

@@ -20,15 +20,17 @@ from sqlalchemy import URL, Connection, text
 
 from schemakit.engine import make_utility_engine
 from schemakit.errors import SchemakitError
+from schemakit.hosts import remote_hosts
 from schemakit.naming import MAX_IDENTIFIER_BYTES
 from schemakit.provisioning.servers import provide_postgres
-from schemakit.settings import LOCAL_HOSTS, AppEnv, DatabaseSettings
+from schemakit.settings import AppEnv, DatabaseSettings
 
 __all__ = [
     "DisposableDatabaseError",
     "PostgresDatabases",
     "ThrowawayDatabase",
     "check_disposable",
+    "disposable_base",
     "safe_name",
     "throwaway_database",
 ]
@@ -78,9 +80,12 @@ def check_disposable(url: URL, allowed_hosts: frozenset[str] = frozenset()) -> N
         raise DisposableDatabaseError(
             f"refusing to create or drop database {name!r}: test databases carry '_test' in their name"
         )
-    if url.get_backend_name() == "postgresql" and url.host not in LOCAL_HOSTS | allowed_hosts:
+    if url.get_backend_name() != "postgresql":
+        return
+    # The hosts the driver will really reach (a host query parameter, PGHOST, ...), not only the URL's.
+    if outside := [host for host in remote_hosts(url) if host not in allowed_hosts]:
         raise DisposableDatabaseError(
-            f"refusing to create or drop databases on {url.host}: not this machine; add it to "
+            f"refusing to create or drop databases on {', '.join(outside)}: not this machine; add it to "
             "schemakit_allowed_hosts in the pytest configuration if it is a disposable test server"
         )
 
@@ -88,6 +93,11 @@ def check_disposable(url: URL, allowed_hosts: frozenset[str] = frozenset()) -> N
 def safe_name(text_: str) -> str:
     """``text_`` as a lower-case identifier part: letters, digits and ``_`` only."""
     return re.sub(r"[^a-z0-9_]+", "_", text_.lower()).strip("_") or "app"
+
+
+def disposable_base(project: str) -> str:
+    """The start of a project's throwaway PostgreSQL databases' names: ``<project>_test``, kept short."""
+    return f"{safe_name(project)[:30]}_test"
 
 
 class PostgresDatabases:
@@ -160,7 +170,7 @@ def throwaway_database(dialect: str, project: str) -> Iterator[ThrowawayDatabase
         PostgresUnavailableError: If no PostgreSQL server can be had.
     """
     suffix = uuid.uuid4().hex[:8]
-    base = f"{safe_name(project)[:30]}_test"
+    base = disposable_base(project)
     if dialect == "sqlite":
         with tempfile.TemporaryDirectory(prefix="schemakit-") as folder:
             yield ThrowawayDatabase(URL.create("sqlite+pysqlite", database=f"{folder}/{base}_{suffix}.db"), "sqlite")

@@ -67,11 +67,8 @@ def run(arguments: argparse.Namespace) -> int:
         return _fail(f"the database settings are invalid: {describe_settings_error(exc)}")
     try:
         project = ProjectConfig.load()
-        models = arguments.models or project.models
-        if not models:
-            raise ProjectConfigError("no models module: pass --models or set [tool.schemakit] models")
         folder = arguments.fixtures or project.fixtures
-        mappers = models_registry(models, project.root)
+        mappers = models_registry(project.models_module(arguments.models), project.root)
     except ProjectConfigError as exc:
         return _fail(str(exc))
     engine = make_engine(settings)

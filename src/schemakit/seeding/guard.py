@@ -4,7 +4,7 @@ Two layers, both checked before anything is written:
 
 1. ``APP_ENV`` must be set, to ``development`` or ``test``; and a database on another host with
    ``APP_ENV=development`` is suspicious too (a laptop pointed at a shared server). The hosts are those the
-   driver will really connect to (:mod:`~schemakit.seeding.hosts`), not only the URL's.
+   driver will really connect to (:mod:`~schemakit.hosts`), not only the URL's.
 2. The database's own environment marker (:mod:`schemakit.environment_marker`) must not say ``production``.
 
 A refusal the settings make certain is given before connecting anywhere; otherwise the database is read
@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from schemakit.engine import sqlite_file
 from schemakit.environment_marker import read_environment_marker
 from schemakit.errors import SchemakitError
-from schemakit.seeding.hosts import remote_hosts
+from schemakit.hosts import remote_hosts
 from schemakit.settings import AppEnv, DatabaseSettings
 
 __all__ = ["OVERRIDE_FLAG", "SeedRefusedError", "check_seed_target", "refusal_reasons"]

@@ -42,6 +42,7 @@ from schemakit.provisioning import (
     PostgresDatabases,
     ThrowawayDatabase,
     check_disposable,
+    disposable_base,
     safe_name,
 )
 from schemakit.settings import LOCAL_HOSTS, AppEnv, DatabaseSettings
@@ -116,7 +117,7 @@ class PostgresTestDatabases(PostgresDatabases):
     def __init__(
         self, server: URL, project: str, alembic_ini: Path, *, allowed_hosts: frozenset[str] = frozenset()
     ) -> None:
-        super().__init__(server, f"{safe_name(project)[:30]}_test", allowed_hosts=allowed_hosts)
+        super().__init__(server, disposable_base(project), allowed_hosts=allowed_hosts)
         self.alembic_ini = alembic_ini
         self.template_name = f"{self.base}_tpl_{migrations_fingerprint(alembic_ini)}"
         self.reused_template: bool | None = None
