@@ -36,7 +36,7 @@ from schemakit.gates import (
 )
 from schemakit.gates.locksafety import DEFAULT_POSTGRES_VERSION
 from schemakit.migrations.commands import make_config
-from schemakit.project import ProjectConfig, ProjectConfigError
+from schemakit.project import ProjectConfig
 from schemakit.provisioning import throwaway_database
 from schemakit.scaffold import init_project
 from schemakit.seeding import command as seed_command
@@ -126,12 +126,9 @@ def _parser() -> argparse.ArgumentParser:
 def _init(arguments: argparse.Namespace) -> int:
     try:
         project = ProjectConfig.load()
-        models = arguments.models or project.models
-        if not models:
-            raise ProjectConfigError("name the models module: schemakit init --models yourapp.models")
         report = init_project(
             project.root,
-            models=models,
+            models=project.models_module(arguments.models),
             alembic_dir=arguments.alembic_dir,
             fixtures=arguments.fixtures,
             tests=arguments.tests,

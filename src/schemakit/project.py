@@ -75,6 +75,17 @@ class ProjectConfig:
             alembic_ini=root / str(table.get("alembic_ini", "alembic.ini")),
         )
 
+    def models_module(self, given: str | None) -> str:
+        """The models module: ``given`` (a command-line option) if any, else ``[tool.schemakit] models``.
+
+        Raises:
+            ProjectConfigError: If neither names one.
+        """
+        models = given or self.models
+        if not models:
+            raise ProjectConfigError("no models module: pass --models or set [tool.schemakit] models")
+        return models
+
 
 def find_pyproject(start: Path) -> Path | None:
     """The nearest ``pyproject.toml`` at or above ``start``."""
