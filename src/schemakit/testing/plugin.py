@@ -298,7 +298,7 @@ class _Binder:
 
     def __call__(self, factory: Any) -> Any:
         # sessionmaker keeps its arguments in .kw, which configure() updates but cannot take keys out of;
-        # the copy puts them back exactly (tests/test_sqlalchemy_contracts.py pins this).
+        # the copy puts them back exactly (tests/test_dependency_contracts.py pins this).
         self.bound.append((factory, dict(factory.kw)))
         factory.configure(bind=self.connection, join_transaction_mode="create_savepoint")
         return factory
