@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from schemakit.project import ProjectConfig, ProjectConfigError
 from schemakit.scaffold import init_project
 
 
@@ -37,3 +40,13 @@ def test_existing_files_are_left_alone_and_what_they_lack_is_reported(tmp_path: 
     assert ".env.example: add DATABASE_URL=" in to_do
     assert "pyproject.toml: make sure it has these settings" in to_do
     assert 'asyncio_mode = "auto"' in to_do
+
+
+def test_the_models_module_comes_from_the_option_then_the_project(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.schemakit]\nmodels = "shop.models"\n')
+    project = ProjectConfig.load(tmp_path)
+    assert project.models_module("other.models") == "other.models"
+    assert project.models_module(None) == "shop.models"
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    with pytest.raises(ProjectConfigError, match="pass --models or set"):
+        ProjectConfig.load(tmp_path).models_module(None)
