@@ -97,3 +97,15 @@ def test_a_context_sensitive_default_sees_the_same_row_in_the_seed_loader() -> N
     engine.dispose()
     by_loader = _fill_defaults({"id": 1, "created": created}, [("changed", table.c.changed.default)])["changed"]
     assert by_insert == by_loader == created
+
+
+def test_statements_memoize_a_cache_key_that_is_the_same_for_the_same_shape() -> None:
+    # The soft-delete filter remembers, by this key, which statement shapes reach a soft-deletable table.
+    table = Table("things", MetaData(), Column("id", Integer, primary_key=True))
+    first, second = select(table).where(table.c.id == 1), select(table).where(table.c.id == 2)
+    key = first._generate_cache_key()
+    assert key is not None
+    assert first._generate_cache_key() is key
+    assert second._generate_cache_key().key == key.key  # type: ignore[union-attr]
+    assert select(table.c.id)._generate_cache_key().key != key.key  # type: ignore[union-attr]
+    hash(key.key)

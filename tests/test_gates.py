@@ -84,6 +84,57 @@ def test_round_trip_finds_a_leftover_trigger(project: Path, empty_database_url: 
         assert "function nothing()" in leaves[0].message
 
 
+def _round_trip(project: Path, url: str, *, only: set[str] | None = None) -> list[Finding]:
+    settings = DatabaseSettings(database_url=url, _env_file=None)
+    return check_round_trip(configure(project, url), settings, only=only).findings
+
+
+def test_round_trip_names_a_downgrade_that_removes_too_much(project: Path, empty_database_url: str) -> None:
+    body = "def upgrade():\n    op.execute('SELECT 1')\n\n\ndef downgrade():\n"
+    body += "    with op.batch_alter_table('users') as batch:\n        batch.drop_column('display_name')\n"
+    path = add_revision(project, "drops_a_column", body)
+    (finding,) = _round_trip(project, empty_database_url)
+    assert (finding.rule, finding.file) == ("downgrade-removes-too-much", str(path.resolve()))
+    assert "column users.display_name" in finding.message
+
+
+def test_round_trip_names_the_downgrade_that_fails(project: Path, empty_database_url: str) -> None:
+    failing = add_revision(
+        project, "fails_down", "def upgrade():\n    pass\n\n\ndef downgrade():\n    op.execute('SELECT * FROM gone')\n"
+    )
+    nothing = "def upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n"
+    add_revision(project, "after_it", nothing, stamp="29990102000000")
+    (finding,) = _round_trip(project, empty_database_url)
+    assert (finding.rule, finding.file) == ("downgrade-fails", str(failing.resolve()))
+    assert finding.line == line_of(failing, "def downgrade")
+    assert "gone" in finding.message
+
+
+def test_round_trip_finds_an_upgrade_that_cannot_run_again(project: Path, empty_database_url: str) -> None:
+    body = "def upgrade():\n    op.execute('CREATE TABLE notes (id integer)')\n\n\n"
+    body += "def downgrade():\n    op.execute('SELECT 1')\n"
+    add_revision(project, "keeps_notes", body)
+    assert rules(_round_trip(project, empty_database_url)) == ["downgrade-leaves-behind", "upgrade-not-repeatable"]
+
+
+@pytest.mark.parametrize("checked", ["leaky", "clean"])
+def test_round_trip_checks_only_the_revisions_asked_for(project: Path, empty_database_url: str, checked: str) -> None:
+    body = "def upgrade():\n    op.execute('CREATE TABLE IF NOT EXISTS notes (id integer)')\n\n\n"
+    body += "def downgrade():\n    op.execute('SELECT 1')\n"
+    revisions = {"leaky": add_revision(project, "keeps_notes", body)}
+    revisions["clean"] = add_revision(
+        project,
+        "adds_labels",
+        "def upgrade():\n    op.execute('CREATE TABLE labels (id integer)')\n\n\n"
+        "def downgrade():\n    op.execute('DROP TABLE labels')\n",
+        stamp="29990102000000",
+    )
+    path = str(revisions[checked].resolve())
+    findings = _round_trip(project, empty_database_url, only={path})
+    expected = [("downgrade-leaves-behind", path)] if checked == "leaky" else []
+    assert [(f.rule, f.file) for f in findings] == expected
+
+
 def test_drift_prints_the_migration_it_would_write(project: Path, empty_database_url: str) -> None:
     (project / "alembic" / "env.py").write_text(
         "from sqlalchemy import Column, MetaData, String\n"

@@ -1,13 +1,13 @@
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, event, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload, subqueryload
+from sqlalchemy.orm import ORMExecuteState, joinedload, selectinload, subqueryload
 
 from schemakit import acting_as, make_session_factory, session_scope
 from tests.helpers import make_order, make_product, make_user
-from tests.library.models import Author, Order, OrderItem, Post, Product, Tag, User
+from tests.library.models import Author, Order, OrderItem, Post, Product, Reading, Tag, User
 
 
 @pytest.fixture
@@ -187,3 +187,35 @@ def test_merging_a_detached_soft_deleted_object_finds_its_row(engine: Engine) ->
         rows = session.scalars(select(Tag).execution_options(include_deleted=True)).all()
         assert [(row.name, row.is_deleted) for row in rows] == [("renamed while detached", True)]
         assert session.scalars(select(Tag)).all() == []  # the filter is back on after the merge
+
+
+def test_a_model_joined_to_a_soft_deletable_one_sees_only_live_rows(engine: Engine, blog: Author) -> None:
+    with session_scope(make_session_factory(engine)) as session:
+        session.add_all([Reading(sensor="a"), Reading(sensor="b")])
+    with make_session_factory(engine)() as session:
+        # Reading has no relationship to Post: only the statement itself names the soft-deletable table.
+        joined = select(Reading.sensor).join(Post, Post.title == Reading.sensor).order_by(Reading.sensor)
+        assert session.scalars(joined).all() == ["a"]
+        nested = select(Reading.sensor).where(Reading.sensor.in_(select(Post.title))).order_by(Reading.sensor)
+        assert session.scalars(nested).all() == ["a"]
+        by_relationship = select(Author.name).join(Author.posts).where(Post.title == "b")
+        assert session.scalars(by_relationship).all() == []
+
+
+def test_statements_without_a_soft_deletable_model_are_left_as_they_are(engine: Engine, blog: Author) -> None:
+    seen: list[object] = []
+
+    def remember(execute_state: ORMExecuteState) -> None:
+        seen.append(execute_state.statement)
+
+    factory = make_session_factory(engine)
+    with factory() as session:
+        event.listen(session, "do_orm_execute", remember)
+        plain = select(Reading).where(Reading.sensor == "none")
+        assert session.scalars(plain).all() == []
+        reaching = select(Author).where(Author.name == "ada")  # its posts are soft-deletable
+        assert session.scalars(reaching).one().name == "ada"
+        event.remove(session, "do_orm_execute", remember)
+    # Listeners on the session run after those on the Session class, so each saw what schemakit left.
+    assert seen[0] is plain
+    assert seen[1] is not reaching

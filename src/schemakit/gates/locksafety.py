@@ -2,8 +2,8 @@
 
 Two linters, both pointed at the revision file:
 
-* squawk (the ``squawk-cli`` package) reads each revision's offline SQL, one revision at a time, so a table
-  created by an earlier revision is not mistaken for a new, empty one.
+* squawk (the ``squawk-cli`` package) reads each revision's offline SQL as if that revision were migrated
+  alone, so a table created by an earlier revision is not mistaken for a new, empty one.
 * A lint of the Alembic operations themselves, which gives the line in the ``.py`` file:
 
   =========================  ============================================================================
@@ -33,13 +33,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from alembic.script import ScriptDirectory
+from alembic.runtime.migration import MigrationContext, MigrationInfo
+from alembic.script import Script, ScriptDirectory
 
 from schemakit.gates.findings import Finding, GateResult
 from schemakit.gates.history import function_line
@@ -243,32 +245,17 @@ def _problem(call: ast.Call, table: str | None, operation: str, created: set[str
     return check(call, f"on {table}" if table else "on an existing table", table not in created)
 
 
-class _LocatingBuffer(io.StringIO):
-    """Offline SQL that remembers which line of the revision file wrote each piece of it.
+class _RevisionScript:
+    """One revision's offline SQL, with the revision file's line that wrote each piece of it."""
 
-    Alembic writes a statement while the operation that makes it runs, so the revision file's frame on the
-    stack at that moment is the operation's line: squawk's findings can point at it, and allow comments cover
-    that operation alone.
-    """
+    def __init__(self, preamble: str) -> None:
+        self.text = preamble
+        self.revision: str | None = None
+        self.origins: list[tuple[int, int | None]] = [(0, None)]
 
-    def __init__(self, revision_file: Path) -> None:
-        super().__init__()
-        self.revision_file = str(revision_file.resolve())
-        self.sql_lines = 0
-        self.origins: list[tuple[int, int | None]] = []
-
-    def write(self, text: str) -> int:
-        self.origins.append((self.sql_lines, self._writer_line()))
-        self.sql_lines += text.count("\n")
-        return super().write(text)
-
-    def _writer_line(self) -> int | None:
-        frame = inspect.currentframe()
-        while frame is not None:
-            if str(Path(frame.f_code.co_filename).resolve()) == self.revision_file:
-                return frame.f_lineno
-            frame = frame.f_back
-        return None
+    def add(self, text: str, line: int | None) -> None:
+        self.origins.append((self.text.count("\n"), line))
+        self.text += text
 
     def python_line(self, sql_line: int) -> int | None:
         """The revision file's line that wrote SQL line ``sql_line`` (0-based), if a revision line did."""
@@ -280,12 +267,61 @@ class _LocatingBuffer(io.StringIO):
         return found
 
 
-def _offline_sql(config: Config, revision: str, down: str | None, path: Path) -> _LocatingBuffer:
-    buffer = _LocatingBuffer(path)
-    offline = with_options(config, settings=DatabaseSettings.for_url(_OFFLINE_URL))
+class _OfflineScripts(io.StringIO):
+    """The offline SQL of one run from base to head, cut into one script per revision.
+
+    Each revision runs in a transaction of its own, and Alembic calls ``on_version_apply`` (:meth:`step_done`)
+    before writing its COMMIT; a revision's script is what comes from then on up to the next step's end. What
+    precedes the first BEGIN (the migration timeouts) heads every script, so squawk reads each revision as
+    if it were migrated alone, and a table created by an earlier revision is not mistaken for a new, empty one.
+
+    Alembic writes a statement while the operation that makes it runs, so the revision file's frame on the
+    stack at that moment is the operation's line: squawk's findings can point at it, and allow comments cover
+    that operation alone.
+    """
+
+    def __init__(self, revision_files: Collection[str]) -> None:
+        super().__init__()
+        self.files = frozenset(revision_files)
+        self.preamble = ""
+        self.scripts: list[_RevisionScript] = []
+
+    def write(self, text: str) -> int:
+        statement = text.strip().upper()
+        current = self.scripts[-1] if self.scripts else None
+        if current is None and statement != "BEGIN;":
+            self.preamble += text
+        elif current is None or (current.revision is not None and statement != "COMMIT;"):
+            self.scripts.append(_RevisionScript(self.preamble))
+            self.scripts[-1].add(text, self._writer_line())
+        else:
+            current.add(text, self._writer_line())
+        return len(text)
+
+    def step_done(
+        self, ctx: MigrationContext, step: MigrationInfo, heads: Collection[Any], run_args: Mapping[str, Any]
+    ) -> None:
+        """Alembic's ``on_version_apply`` hook: the open script is this step's."""
+        del ctx, heads, run_args
+        if self.scripts:
+            self.scripts[-1].revision = str(step.up_revision_id)
+
+    def _writer_line(self) -> int | None:
+        frame = inspect.currentframe()
+        while frame is not None:
+            if frame.f_code.co_filename in self.files:
+                return frame.f_lineno
+            frame = frame.f_back
+        return None
+
+
+def _offline_scripts(config: Config, revisions: list[Script]) -> dict[str, _RevisionScript]:
+    # Each file as Python names it in its frames: the path Alembic loaded it from.
+    buffer = _OfflineScripts([revision.path for revision in revisions])
+    offline = with_options(config, settings=DatabaseSettings.for_url(_OFFLINE_URL), on_version_apply=[buffer.step_done])
     offline.output_buffer = buffer
-    command.upgrade(offline, f"{down}:{revision}" if down else revision, sql=True)
-    return buffer
+    command.upgrade(offline, "heads", sql=True)
+    return {script.revision: script for script in buffer.scripts if script.revision is not None}
 
 
 def _squawk() -> str | None:
@@ -296,8 +332,9 @@ def _squawk() -> str | None:
 def squawk_findings(
     config: Config, *, only: Collection[str] | None = None, postgres_version: int = DEFAULT_POSTGRES_VERSION
 ) -> list[Finding]:
-    """Run squawk over each revision's offline SQL, one revision at a time.
+    """Run squawk over each revision's offline SQL, as if each revision were migrated alone.
 
+    The whole history is rendered in one offline run and squawk is started once, for every revision's script.
     ``postgres_version`` is the major version squawk judges the SQL for (what locks what changed across
     versions); ``schemakit check`` passes its server's.
 
@@ -307,55 +344,38 @@ def squawk_findings(
     squawk = _squawk()
     if squawk is None:
         raise FileNotFoundError("squawk is not installed: pip install schemakit[check]")
-    findings = []
-    for script in linear_history(ScriptDirectory.from_config(config)):
-        path = Path(script.path).resolve()
-        if only is not None and str(path) not in only:
-            continue
-        down = script.down_revision if isinstance(script.down_revision, str) else None
-        located = _offline_sql(config, script.revision, down, path)
-        sql = located.getvalue()
-        source = path.read_text()
-        markers = _markers(source)
-        with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as handle:
-            handle.write(sql)
-        try:
-            output = subprocess.run(
-                [
-                    squawk,
-                    "--reporter",
-                    "json",
-                    "--pg-version",
-                    str(postgres_version),
-                    "--exclude",
-                    ",".join(SQUAWK_EXCLUDED_RULES),
-                    handle.name,
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-            ).stdout
-        finally:
-            Path(handle.name).unlink()
-        lines = sql.splitlines()
-        upgrade_line = function_line(path, "upgrade")
-        for item in json.loads(output or "[]"):
-            rule = item["rule_name"]
-            line = located.python_line(item["line"]) or upgrade_line
-            if _accepted(markers, rule, _annotating(source.splitlines(), line) if line else set()):
-                continue
-            statement = lines[item["line"]].strip() if item["line"] < len(lines) else ""
-            findings.append(
-                Finding(
-                    GATE,
-                    rule,
-                    f"{item['message']} {item.get('help') or ''}".strip(),
-                    str(path),
-                    line,
-                    statement,
-                )
-            )
+    revisions = linear_history(ScriptDirectory.from_config(config))
+    scripts = _offline_scripts(config, revisions)
+    wanted = [r for r in revisions if only is None or str(Path(r.path).resolve()) in only]
+    findings: list[Finding] = []
+    with tempfile.TemporaryDirectory(prefix="schemakit-squawk-") as folder:
+        files = {}
+        for number, revision in enumerate(wanted):
+            sql_file = Path(folder) / f"{number:05}.sql"
+            sql_file.write_text(scripts[revision.revision].text if revision.revision in scripts else "")
+            files[str(sql_file)] = revision
+        if not files:
+            return findings
+        arguments = ["--reporter", "json", "--pg-version", str(postgres_version)]
+        arguments += ["--exclude", ",".join(SQUAWK_EXCLUDED_RULES)]
+        output = subprocess.run([squawk, *arguments, *files], capture_output=True, text=True, check=False).stdout
+    for item in json.loads(output or "[]"):
+        revision = files[item["file"]]
+        findings.extend(_squawk_finding(item, revision, scripts[revision.revision]))
     return findings
+
+
+def _squawk_finding(item: dict[str, Any], revision: Script, script: _RevisionScript) -> list[Finding]:
+    path = Path(revision.path).resolve()
+    source = path.read_text()
+    rule = item["rule_name"]
+    line = script.python_line(item["line"]) or function_line(path, "upgrade")
+    if _accepted(_markers(source), rule, _annotating(source.splitlines(), line) if line else set()):
+        return []
+    lines = script.text.splitlines()
+    statement = lines[item["line"]].strip() if item["line"] < len(lines) else ""
+    message = f"{item['message']} {item.get('help') or ''}".strip()
+    return [Finding(GATE, rule, message, str(path), line, statement)]
 
 
 def check_lock_safety(

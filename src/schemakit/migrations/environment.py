@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from logging.config import fileConfig
 from typing import Any
 
 from alembic import context
+from alembic.runtime.migration import MigrationContext, MigrationInfo
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, MetaData, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -130,6 +131,7 @@ def _run_offline(target_metadata: MetaData, settings: DatabaseSettings, version_
         dialect_opts={"paramstyle": "named"},
         # A script fed to psql or sqlite3 runs its DDL in the transactions written around each migration.
         transactional_ddl=True,
+        on_version_apply=_each(migration_options(context.config).on_version_apply),
         **_options(target_metadata, settings.dialect, version_table),
     )
     if settings.dialect == "postgresql":
@@ -137,6 +139,15 @@ def _run_offline(target_metadata: MetaData, settings: DatabaseSettings, version_
             context.execute(f"SET {name} = '{value}'")
     with context.begin_transaction():
         context.run_migrations()
+
+
+def _each(callbacks: Sequence[Callable[..., None]]) -> Callable[..., None]:
+    # Alembic accepts a collection of callbacks, but its type hints name one.
+    def apply(ctx: MigrationContext, step: MigrationInfo, heads: Collection[Any], run_args: Mapping[str, Any]) -> None:
+        for callback in callbacks:
+            callback(ctx=ctx, step=step, heads=heads, run_args=run_args)
+
+    return apply
 
 
 def _changes_schema() -> bool:
@@ -164,10 +175,11 @@ def _online_options(connection: Connection, target_metadata: MetaData, version_t
 def _run_online(
     connection: Connection, target_metadata: MetaData, settings: DatabaseSettings, version_table: str
 ) -> None:
-    ledger = ChecksumLedger(context.script, accepted=_accepted_edits(migration_options(context.config)))
+    options = migration_options(context.config)
+    ledger = ChecksumLedger(context.script, accepted=_accepted_edits(options))
     context.configure(
         connection=connection,
-        on_version_apply=ledger.record,
+        on_version_apply=_each((ledger.record, *options.on_version_apply)),
         **_online_options(connection, target_metadata, version_table),
     )
     if not _changes_schema():

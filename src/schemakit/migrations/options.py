@@ -11,7 +11,7 @@ schemakit's helpers and gates never change the configuration they are handed.
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -39,12 +39,16 @@ class MigrationOptions:
             an application leave its logging alone.
         capture_revision: A list that receives the code autogenerate would write, instead of a file (the drift
             gate's way to ask "would autogenerate write anything?").
+        on_version_apply: Callables Alembic calls after each applied step (its ``on_version_apply`` hook, with
+            ``ctx``, ``step``, ``heads`` and ``run_args``), after schemakit's own bookkeeping; the round-trip
+            gate reads the schema between steps this way.
     """
 
     settings: DatabaseSettings | None = None
     accept_edited: frozenset[str] = frozenset()
     configure_logging: bool = True
     capture_revision: list[str] | None = field(default=None, compare=False)
+    on_version_apply: tuple[Callable[..., None], ...] = field(default=(), compare=False)
 
 
 def migration_options(config: Config) -> MigrationOptions:
@@ -60,6 +64,7 @@ def with_options(
     accept_edited: Collection[str] = (),
     configure_logging: bool | None = None,
     capture_revision: list[str] | None = None,
+    on_version_apply: Collection[Callable[..., None]] | None = None,
     attributes: dict[str, Any] | None = None,
 ) -> Config:
     """A copy of ``config`` whose options differ by what is given; ``config`` itself is left as it is.
@@ -70,6 +75,7 @@ def with_options(
         accept_edited: Added to the accepted revisions.
         configure_logging: Replaces the logging choice.
         capture_revision: Replaces the capture list.
+        on_version_apply: Replaces the step callbacks.
         attributes: Further ``config.attributes`` entries for the copy (a ``"connection"``, say).
 
     Returns:
@@ -85,6 +91,8 @@ def with_options(
         changes["configure_logging"] = configure_logging
     if capture_revision is not None:
         changes["capture_revision"] = capture_revision
+    if on_version_apply is not None:
+        changes["on_version_apply"] = tuple(on_version_apply)
     # A shallow copy keeps the parsed ini file and command-line options; only the attributes are new, and
     # Config.attributes is a plain dict that Alembic memoizes on the instance.
     copied = copy.copy(config)

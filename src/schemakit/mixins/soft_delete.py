@@ -19,9 +19,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Index, event, literal_column
+from sqlalchemy import (
+    ClauseElement,
+    ColumnElement,
+    Executable,
+    FromClause,
+    Index,
+    Select,
+    event,
+    inspect,
+    literal_column,
+)
 from sqlalchemy.ext.hybrid import hybrid_property
-from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
+from sqlalchemy.orm import Mapped, Mapper, ORMExecuteState, Session, mapped_column, with_loader_criteria
+from sqlalchemy.sql import visitors
 
 from schemakit.audit import current_actor
 from schemakit.types import UTCDateTime, utc_now
@@ -107,22 +118,85 @@ def _live_rows(cls: type[SoftDeleteMixin]) -> ColumnElement[bool]:
     return cls.deleted_at.is_(None)
 
 
+# Built once: building the option is the costly part of applying it.
+_LIVE_ROWS_ONLY = with_loader_criteria(SoftDeleteMixin, _live_rows, include_aliases=True)
+# The tables of the soft-deletable models, and what is known of each statement shape (by SQLAlchemy's cache key,
+# which it computes for the statement anyway): whether it reaches one of those tables.
+_soft_tables: set[FromClause] = set()
+_shapes: dict[Any, bool] = {}
+_MAX_SHAPES = 2000
+
+
 @event.listens_for(SoftDeleteMixin, "after_mapper_constructed", propagate=True)
-def _filter_sessions(_mapper: Any, _class: type) -> None:
+def _filter_sessions(mapper: Mapper[Any], _class: type) -> None:
     # A safety property of the mapped models, so it covers every Session, including ones the application
     # builds itself; registered once, with the first soft-deletable model, never by the import alone.
+    _soft_tables.update(mapper.tables)
+    _shapes.clear()
     if not event.contains(Session, "do_orm_execute", _hide_soft_deleted):
         event.listen(Session, "do_orm_execute", _hide_soft_deleted)
+        event.listen(Mapper, "after_configured", _shapes.clear)
 
 
 def _hide_soft_deleted(execute_state: ORMExecuteState) -> None:
     options: Any = execute_state.execution_options
     if (
-        execute_state.is_select
-        and not execute_state.is_column_load
-        and not options.get(INCLUDE_DELETED, False)
-        and not execute_state.session.info.get(SEES_DELETED)
+        not execute_state.is_select
+        or execute_state.is_column_load
+        or options.get(INCLUDE_DELETED, False)
+        or execute_state.session.info.get(SEES_DELETED)
     ):
-        execute_state.statement = execute_state.statement.options(
-            with_loader_criteria(SoftDeleteMixin, _live_rows, include_aliases=True)
-        )
+        return
+    mapper = execute_state.bind_mapper
+    if (mapper is not None and issubclass(mapper.class_, SoftDeleteMixin)) or _reaches_soft_deleted(
+        execute_state.statement
+    ):
+        execute_state.statement = execute_state.statement.options(_LIVE_ROWS_ONLY)
+
+
+def _reaches_soft_deleted(statement: Executable) -> bool:
+    if not isinstance(statement, ClauseElement):
+        return True
+    # A statement on other models pays a dictionary lookup. SQLAlchemy memoizes the cache key on the statement
+    # and uses it to find the compiled form; _generate_cache_key is its private name for it (there is no public
+    # one), so tests/test_dependency_contracts.py fails if it goes.
+    cache_key = statement._generate_cache_key()
+    if cache_key is None:
+        return True
+    known = _shapes.get(cache_key.key)
+    if known is None:
+        if len(_shapes) >= _MAX_SHAPES:
+            _shapes.clear()
+        known = _shapes[cache_key.key] = _mentions_soft_deleted(statement)
+    return known
+
+
+def _mentions_soft_deleted(statement: ClauseElement) -> bool:
+    """Whether a soft-deletable table appears in the statement, or is reachable by a relationship of its models."""
+    mappers: list[Mapper[Any]] = []
+    for element in visitors.iterate(statement):
+        if isinstance(element, FromClause) and element in _soft_tables:
+            return True
+        entity = getattr(element, "_annotations", {}).get("parentmapper")
+        if entity is not None:
+            mappers.append(entity)
+    if isinstance(statement, Select):
+        for description in statement.column_descriptions:
+            if (found := inspect(description["entity"], raiseerr=False)) is not None and hasattr(found, "mapper"):
+                mappers.append(found.mapper)
+        for element in statement.get_final_froms():
+            if any(table in _soft_tables for table in visitors.iterate(element) if isinstance(table, FromClause)):
+                return True
+    return any(_reachable_tables(mapper) & _soft_tables for mapper in mappers)
+
+
+def _reachable_tables(mapper: Mapper[Any]) -> set[FromClause]:
+    """The tables of every model reachable from ``mapper`` through relationships (where eager loads can go)."""
+    seen: set[Mapper[Any]] = set()
+    pending = [mapper]
+    while pending:
+        current = pending.pop()
+        if current not in seen:
+            seen.add(current)
+            pending.extend(relationship.mapper for relationship in current.relationships)
+    return {table for found in seen for table in found.tables}
