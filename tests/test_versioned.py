@@ -1,8 +1,11 @@
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -45,7 +48,8 @@ def test_the_second_of_two_concurrent_writers_gets_a_conflict(engine: Engine) ->
         mine.price = Decimal("20.00")
         first.commit()
         theirs.price = Decimal("30.00")
-        with pytest.raises(ConcurrentUpdateError, match="expected to update 1 row") as caught:
+        conflict = r"products \S+ is at version 2, but this session loaded version 1"
+        with pytest.raises(ConcurrentUpdateError, match=conflict) as caught:
             second.commit()
         assert isinstance(caught.value, StaleDataError)
         second.rollback()
@@ -116,3 +120,74 @@ async def test_concurrent_async_writers(async_engine: AsyncEngine) -> None:
         stored = await session.get_one(Product, product.id)
         winner = "2.00" if outcomes[0] == "written" else "3.00"
         assert (stored.price, stored.version) == (Decimal(winner), 2)
+
+
+def test_sixteen_writers_lose_no_increment(engine: Engine) -> None:
+    product = saved_product(engine)
+    factory = make_session_factory(engine)
+    conflicts = []
+
+    def increment_a_hundred_times() -> None:
+        for _ in range(100):
+            while True:
+                try:
+                    with session_scope(factory) as session:
+                        session.get_one(Product, product.id).price += 1
+                    break
+                except ConcurrentUpdateError:
+                    conflicts.append(1)
+                except OperationalError as exc:  # SQLite: the write lock was busy; try again
+                    if "locked" not in str(exc):
+                        raise
+
+    with ThreadPoolExecutor(16) as pool:
+        for done in [pool.submit(increment_a_hundred_times) for _ in range(16)]:
+            done.result()
+    with factory() as session:
+        stored = session.get_one(Product, product.id)
+        assert (stored.price, stored.version) == (Decimal("1610.00"), 1601)
+    assert conflicts, "with sixteen writers on one row, some must have met a conflict and retried"
+
+
+def test_a_flush_of_many_rows_checks_them_in_one_statement_and_writes_them_in_one_batch(engine: Engine) -> None:
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        session.add_all([make_product(f"SKU-{n}") for n in range(50)])
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement.split(maxsplit=1)[0].upper())
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with session_scope(factory) as session:
+            for product in session.scalars(select(Product)):
+                product.name = f"renamed {product.sku}"
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert statements.count("UPDATE") <= 2  # SQLite also takes its write lock with one
+    assert statements.count("SELECT") == 2  # the load and the version check
+    with factory() as session:
+        assert set(session.scalars(select(Product.version))) == {2}
+
+
+def test_a_batch_with_stale_rows_names_them_and_writes_nothing(engine: Engine) -> None:
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        session.add_all([make_product(f"SKU-{n}") for n in range(10)])
+    with factory() as mine, factory() as theirs:
+        loaded = list(mine.scalars(select(Product).order_by(Product.sku)))  # SKU-0, SKU-1, ... SKU-9
+        stale_ids = [str(loaded[3].id), str(loaded[7].id)]
+        for product in theirs.scalars(select(Product).where(Product.sku.in_(["SKU-3", "SKU-7"]))):
+            product.name = "theirs"
+        theirs.commit()
+        for product in loaded:
+            product.name = "mine"
+        with pytest.raises(ConcurrentUpdateError, match="2 of 10 row") as caught:
+            mine.flush()
+        mine.rollback()
+    assert all(stale in str(caught.value) for stale in stale_ids)
+    with factory() as session:
+        names = dict(session.execute(select(Product.sku, Product.name)).all())
+        assert [sku for sku, name in names.items() if name == "mine"] == []
+        assert sorted(sku for sku, name in names.items() if name == "theirs") == ["SKU-3", "SKU-7"]

@@ -1,44 +1,53 @@
-"""Optimistic locking with a version counter."""
+"""Optimistic locking with a version counter, checked for a whole flush at once.
+
+SQLAlchemy's own ``version_id_col`` checks each row in an ``UPDATE`` of its own, since it needs every row's
+count of matched rows: a flush of 5,000 changed rows costs 5,000 round trips. schemakit checks them together
+instead. When a flush is about to update or delete rows of versioned models, one ``SELECT ... FOR UPDATE`` a
+table reads their versions and locks them until the transaction ends; a row whose version is not the one the
+session loaded (or that is gone) fails the flush before anything is written. The counters are then bumped in
+the objects, so the ``UPDATE`` statements carry them and go as one batch, which no other writer can overtake
+while the rows are locked. SQLite has no row locks: there a write statement that matches nothing takes the
+database's write lock before the versions are read.
+
+The listener comes with the first versioned model mapped, never with the import alone.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from itertools import chain, islice
 from typing import Any
 
-from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+from sqlalchemy import Column, Connection, Table, event, false, inspect, select, tuple_, update
+from sqlalchemy.orm import InstanceState, Mapped, Mapper, Session, UOWTransaction, mapped_column
 
-from schemakit.errors import VersionMismatchError
+from schemakit.errors import ConcurrentUpdateError, VersionMismatchError
 
-__all__ = ["VersionedMixin"]
+__all__ = ["VersionedMixin", "version_column"]
+
+#: Rows whose versions one ``SELECT`` reads (below every database's limit on bound parameters).
+_CHUNK = 500
 
 
 class VersionedMixin:
     """Adds ``version``, a counter that makes concurrent writes to one row fail instead of overwriting.
 
-    The row starts at version 1. Each ORM update or delete checks ``WHERE version = <the version loaded>`` and
-    bumps it by one; if another transaction got there first, nothing matches and the flush raises
-    :class:`~schemakit.errors.ConcurrentUpdateError` (when the session comes from :mod:`schemakit.engine`, or
-    is a :class:`schemakit.session.Session`; otherwise SQLAlchemy's ``StaleDataError``, its base class).
+    The row starts at version 1. Each ORM flush that updates or deletes the row checks that it is still at the
+    version the session loaded, and bumps it by one; if another transaction got there first, the flush raises
+    :class:`~schemakit.errors.ConcurrentUpdateError` (a subclass of SQLAlchemy's ``StaleDataError``) naming
+    the rows, and writes nothing. The rows of a flush are checked together (see the module documentation).
 
     Bulk ``update()`` statements bypass the counter, as they bypass the ORM.
-
-    The mixin supplies ``__mapper_args__``; a model that needs more mapper arguments merges them::
-
-        @declared_attr.directive
-        def __mapper_args__(cls):
-            return {**VersionedMixin.__mapper_args__.fget(cls), "eager_defaults": True}
     """
 
-    version: Mapped[int] = mapped_column(nullable=False, sort_order=90)
-
-    @declared_attr.directive
-    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805 - declared_attr receives the class
-        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+    version: Mapped[int] = mapped_column(nullable=False, default=1, sort_order=90)
 
     def expect_version(self, expected: int) -> None:
         """Check a client-supplied version (an ``If-Match`` header, a hidden form field) before writing.
 
-        Call it on the freshly loaded row before changing it. If it passes, the flush still checks the version
-        in its ``UPDATE``, so a writer that slips in between is caught too.
+        Call it on the freshly loaded row before changing it. If it passes, the flush still checks the version,
+        so a writer that slips in between is caught too.
 
         Args:
             expected: The version the client last saw.
@@ -48,3 +57,90 @@ class VersionedMixin:
         """
         if self.version != expected:
             raise VersionMismatchError(type(self).__name__, expected=expected, actual=self.version)
+
+
+def version_column(mapper: Mapper[Any]) -> Column[Any] | None:
+    """The version counter of a mapped class: :class:`VersionedMixin`'s, or SQLAlchemy's ``version_id_col``."""
+    if issubclass(mapper.class_, VersionedMixin):
+        column = mapper.columns["version"]
+        return column if isinstance(column, Column) else None
+    return mapper.version_id_col  # type: ignore[return-value]
+
+
+@event.listens_for(VersionedMixin, "after_mapper_constructed", propagate=True)
+def _check_versions_at_flush(_mapper: Mapper[Any], _class: type) -> None:
+    # Registered once, with the first versioned model, on every Session (the application's own ones too).
+    if not event.contains(Session, "before_flush", _claim_versions):
+        event.listen(Session, "before_flush", _claim_versions)
+
+
+def _claim_versions(session: Session, _flush: UOWTransaction, _instances: Any) -> None:
+    claims: dict[Table, dict[tuple[Any, ...], tuple[InstanceState[Any], int]]] = defaultdict(dict)
+    deleted = session.deleted
+    for instance in chain(session.dirty, deleted):
+        if not isinstance(instance, VersionedMixin):
+            continue
+        state: InstanceState[Any] = inspect(instance)
+        if state.key is None or (instance not in deleted and not session.is_modified(instance)):
+            continue
+        column = version_column(state.mapper)
+        if column is None:
+            continue
+        history = state.attrs.version.history
+        loaded: int = next(chain(history.deleted, history.unchanged, history.added))
+        claims[column.table][state.mapper.primary_key_from_instance(instance)] = (state, loaded)
+    for table, rows in claims.items():
+        _check(session, table, rows)
+        for state, loaded in rows.values():
+            instance = state.obj()
+            if instance is not None and instance not in deleted:
+                instance.version = loaded + 1
+
+
+def _check(session: Session, table: Table, rows: dict[tuple[Any, ...], tuple[InstanceState[Any], int]]) -> None:
+    """Lock the rows and compare their versions with the loaded ones; raise on any difference."""
+    connection = session.connection(bind_arguments={"clause": table})
+    row_locks = connection.dialect.name != "sqlite"
+    if not row_locks:
+        # SQLite locks the whole database for a writer: a write statement that matches nothing takes that lock,
+        # so no other writer can come between the check and the flush's own UPDATE.
+        connection.execute(update(table).where(false()).values(version=table.c.version))
+    found = _versions(connection, table, list(rows), lock=row_locks)
+    stale = [(identity, loaded) for identity, (_, loaded) in rows.items() if found.get(identity) != loaded]
+    if stale:
+        raise ConcurrentUpdateError(_conflict(table, stale, found, len(rows)))
+
+
+def _versions(connection: Connection, table: Table, keys: list[tuple[Any, ...]], *, lock: bool) -> dict[Any, int]:
+    """The current versions of the rows with these keys, locked until the transaction ends if ``lock``."""
+    key_columns = list(table.primary_key.columns)
+    key = key_columns[0] if len(key_columns) == 1 else tuple_(*key_columns)
+    found: dict[tuple[Any, ...], int] = {}
+    for chunk in _chunks(keys, _CHUNK):
+        wanted = [identity[0] for identity in chunk] if len(key_columns) == 1 else chunk
+        statement = select(*key_columns, table.c.version).where(key.in_(wanted))
+        if lock:
+            statement = statement.with_for_update()
+        for row in connection.execute(statement):
+            found[tuple(row[: len(key_columns)])] = row[-1]
+    return found
+
+
+def _conflict(table: Table, stale: Sequence[tuple[Any, int]], found: dict[Any, int], total: int) -> str:
+    shown = []
+    for identity, loaded in stale[:5]:
+        now = found.get(identity)
+        label = identity[0] if len(identity) == 1 else identity
+        state = "is gone" if now is None else f"is at version {now}"
+        shown.append(f"{table.name} {label} {state}, but this session loaded version {loaded}")
+    more = f" (and {len(stale) - 5} more)" if len(stale) > 5 else ""
+    return (
+        f"{len(stale)} of {total} row(s) changed since they were loaded: {'; '.join(shown)}{more}. Another "
+        "transaction changed or deleted them; reload them and apply the change again"
+    )
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk

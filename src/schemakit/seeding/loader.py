@@ -26,6 +26,7 @@ from sqlalchemy.orm import registry
 from schemakit.audit import acting_as
 from schemakit.engine import begin_or_nest
 from schemakit.errors import database_error_reason
+from schemakit.mixins.versioned import version_column
 from schemakit.seeding.fixtures import Fixture, FixtureError
 from schemakit.seeding.plan import ModelPlan, plan_fixtures
 from schemakit.seeding.report import ModelReport, Progress, SeedMode, SeedReport
@@ -121,7 +122,7 @@ def _recoverable(connection: Connection) -> AbstractContextManager[object]:
 
 def _new_row(plan: ModelPlan, values: dict[str, Any]) -> dict[str, Any]:
     """A new row's values, with a versioned model's counter starting at 1."""
-    version = plan.mapper.version_id_col
+    version = version_column(plan.mapper)
     return values if version is None or version.name in values else {**values, version.name: 1}
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import JSON, Connection, Insert, Row, and_, bindparam, select, t
 from sqlalchemy import column as column_
 from sqlalchemy.dialects import postgresql, sqlite
 
+from schemakit.mixins.versioned import version_column
 from schemakit.naming import shorten_identifier
 from schemakit.seeding.plan import ModelPlan
 from schemakit.seeding.report import SeedMode
@@ -173,7 +174,7 @@ def update_statement(
     primary_key = list(table.primary_key.columns)
     names = sorted(group[0][1])
     values: dict[str, Any] = {name: bindparam(f"new_{name}") for name in names}
-    version = plan.mapper.version_id_col
+    version = version_column(plan.mapper)
     if version is not None:
         values[version.name] = table.c[version.name] + 1
     statement = (
