@@ -11,10 +11,14 @@ took, timed here, so process start-up and the pipe are not counted.
     {"op": "insert", "rows": 100000}       -> {"seconds": ...}  (into the emptied table)
     {"op": "lookup", "count": 10000}       -> {"seconds": ...}
     {"op": "update", "count": 5000}        -> {"seconds": ...}
+
+An async URL (``postgresql+asyncpg://``) runs the updates on an ``AsyncSession``; the other operations use
+the sync driver of the same database.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import time
@@ -22,7 +26,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, String, Uuid, create_engine, select
+from sqlalchemy import URL, DateTime, Engine, String, Uuid, create_engine, delete, make_url, select
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from uuid6 import uuid7  # time-ordered ids as schemakit makes them, from a package that is not schemakit
 
@@ -41,6 +46,13 @@ class Plain(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+def sync_url(url: str) -> URL:
+    """The same database through a sync driver."""
+    parsed = make_url(url)
+    driver = {"asyncpg": "postgresql+psycopg", "aiosqlite": "sqlite"}.get(parsed.get_driver_name())
+    return parsed.set(drivername=driver) if driver else parsed
 
 
 def plain_row(n: int) -> Plain:
@@ -67,26 +79,45 @@ def lookup(engine: Engine, count: int) -> float:
     return time.perf_counter() - started
 
 
+def change(rows: list[Plain]) -> None:
+    for row in rows:
+        row.name = f"{row.name[:40]}!"
+        row.updated_at = datetime.now(UTC)
+        row.updated_by = "bench"
+
+
 def update(engine: Engine, count: int) -> float:
     with Session(engine) as session:
         rows = list(session.scalars(select(Plain).order_by(Plain.id).limit(count)))
         started = time.perf_counter()
-        for row in rows:
-            row.name = f"{row.name[:40]}!"
-            row.updated_at = datetime.now(UTC)
-            row.updated_by = "bench"
+        change(rows)
         session.commit()
         return time.perf_counter() - started
 
 
+async def update_async(url: str, count: int) -> float:
+    engine = create_async_engine(url)
+    try:
+        async with AsyncSession(engine) as session:
+            rows = list(await session.scalars(select(Plain).order_by(Plain.id).limit(count)))
+            started = time.perf_counter()
+            change(rows)
+            await session.commit()
+            return time.perf_counter() - started
+    finally:
+        await engine.dispose()
+
+
 def main() -> None:
     engine: Engine | None = None
+    url = ""
     for line in sys.stdin:
         command: dict[str, Any] = json.loads(line)
         op = command["op"]
         answer: dict[str, Any] = {}
         if op == "setup":
-            engine = create_engine(command["url"])
+            url = command["url"]
+            engine = create_engine(sync_url(url))
             Base.metadata.drop_all(engine)
             Base.metadata.create_all(engine)
             answer["schemakit_imported"] = any(name.split(".")[0] == "schemakit" for name in sys.modules)
@@ -94,12 +125,14 @@ def main() -> None:
             raise SystemExit("setup first")
         elif op == "insert":
             with engine.begin() as connection:
-                connection.exec_driver_sql("TRUNCATE bench_plain")
+                connection.execute(delete(Plain.__table__))
             started = time.perf_counter()
             insert(engine, command["rows"])
             answer["seconds"] = time.perf_counter() - started
         elif op == "lookup":
             answer["seconds"] = lookup(engine, command["count"])
+        elif op == "update" and make_url(url).get_dialect().is_async:
+            answer["seconds"] = asyncio.run(update_async(url, command["count"]))
         elif op == "update":
             answer["seconds"] = update(engine, command["count"])
         print(json.dumps(answer), flush=True)

@@ -191,3 +191,13 @@ def test_a_batch_with_stale_rows_names_them_and_writes_nothing(engine: Engine) -
         names = dict(session.execute(select(Product.sku, Product.name)).all())
         assert [sku for sku, name in names.items() if name == "mine"] == []
         assert sorted(sku for sku, name in names.items() if name == "theirs") == ["SKU-3", "SKU-7"]
+
+
+def test_setting_a_value_it_already_has_writes_nothing(engine: Engine) -> None:
+    product = saved_product(engine)
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        loaded = session.get_one(Product, product.id)
+        loaded.name = loaded.name
+    with factory() as session:
+        assert session.get_one(Product, product.id).version == 1

@@ -15,19 +15,33 @@ The listener comes with the first versioned model mapped, never with the import 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain, islice
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, event, false, inspect, select, tuple_, update
-from sqlalchemy.orm import InstanceState, Mapped, Mapper, Session, UOWTransaction, mapped_column
+from sqlalchemy import (
+    ARRAY,
+    Column,
+    ColumnElement,
+    Connection,
+    Table,
+    any_,
+    bindparam,
+    event,
+    false,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.orm import Mapped, Mapper, Session, UOWTransaction, mapped_column
+from sqlalchemy.orm.attributes import instance_state
 
 from schemakit.errors import ConcurrentUpdateError, VersionMismatchError
 
 __all__ = ["VersionedMixin", "version_column"]
 
 #: Rows whose versions one ``SELECT`` reads (below every database's limit on bound parameters).
-_CHUNK = 500
+_CHUNK = 900
 
 
 class VersionedMixin:
@@ -75,29 +89,43 @@ def _check_versions_at_flush(_mapper: Mapper[Any], _class: type) -> None:
 
 
 def _claim_versions(session: Session, _flush: UOWTransaction, _instances: Any) -> None:
-    claims: dict[Table, dict[tuple[Any, ...], tuple[InstanceState[Any], int]]] = defaultdict(dict)
+    claims: dict[Table, dict[tuple[Any, ...], tuple[VersionedMixin, int]]] = defaultdict(dict)
+    mappers: dict[Mapper[Any], tuple[Table, frozenset[str]] | None] = {}
     deleted = session.deleted
     for instance in chain(session.dirty, deleted):
         if not isinstance(instance, VersionedMixin):
             continue
-        state: InstanceState[Any] = inspect(instance)
-        if state.key is None or (instance not in deleted and not session.is_modified(instance)):
+        state = instance_state(instance)
+        if state.key is None:
             continue
-        column = version_column(state.mapper)
-        if column is None:
+        if state.mapper not in mappers:
+            column = version_column(state.mapper)
+            columns = frozenset(state.mapper.column_attrs.keys())
+            mappers[state.mapper] = None if column is None else (column.table, columns)
+        if (found := mappers[state.mapper]) is None:
             continue
-        history = state.attrs.version.history
-        loaded: int = next(chain(history.deleted, history.unchanged, history.added))
-        claims[column.table][state.mapper.primary_key_from_instance(instance)] = (state, loaded)
+        table, columns = found
+        if instance not in deleted and not _changed(session, instance, state.committed_state, columns):
+            continue
+        # The version as loaded: the committed value if the application changed the attribute, else the current one.
+        loaded = state.committed_state.get("version")
+        claims[table][state.key[1]] = (instance, loaded if isinstance(loaded, int) else instance.version)
     for table, rows in claims.items():
         _check(session, table, rows)
-        for state, loaded in rows.values():
-            instance = state.obj()
-            if instance is not None and instance not in deleted:
+        for instance, loaded in rows.values():
+            if instance not in deleted:
                 instance.version = loaded + 1
 
 
-def _check(session: Session, table: Table, rows: dict[tuple[Any, ...], tuple[InstanceState[Any], int]]) -> None:
+def _changed(session: Session, instance: Any, committed: dict[str, Any], columns: frozenset[str]) -> bool:
+    """Whether the flush will write the row: a column holds another value than the loaded one."""
+    if not committed.keys() <= columns:
+        return session.is_modified(instance)  # relationships and collections: SQLAlchemy's own judgement
+    current = instance.__dict__
+    return any(current.get(key, value) != value for key, value in committed.items())
+
+
+def _check(session: Session, table: Table, rows: dict[tuple[Any, ...], tuple[VersionedMixin, int]]) -> None:
     """Lock the rows and compare their versions with the loaded ones; raise on any difference."""
     connection = session.connection(bind_arguments={"clause": table})
     row_locks = connection.dialect.name != "sqlite"
@@ -114,16 +142,28 @@ def _check(session: Session, table: Table, rows: dict[tuple[Any, ...], tuple[Ins
 def _versions(connection: Connection, table: Table, keys: list[tuple[Any, ...]], *, lock: bool) -> dict[Any, int]:
     """The current versions of the rows with these keys, locked until the transaction ends if ``lock``."""
     key_columns = list(table.primary_key.columns)
-    key = key_columns[0] if len(key_columns) == 1 else tuple_(*key_columns)
     found: dict[tuple[Any, ...], int] = {}
-    for chunk in _chunks(keys, _CHUNK):
-        wanted = [identity[0] for identity in chunk] if len(key_columns) == 1 else chunk
-        statement = select(*key_columns, table.c.version).where(key.in_(wanted))
+    for condition in _matching(connection, key_columns, keys):
+        statement = select(*key_columns, table.c.version).where(condition)
         if lock:
             statement = statement.with_for_update()
         for row in connection.execute(statement):
             found[tuple(row[: len(key_columns)])] = row[-1]
     return found
+
+
+def _matching(
+    connection: Connection, key_columns: list[Column[Any]], keys: list[tuple[Any, ...]]
+) -> Iterator[ColumnElement[bool]]:
+    """Conditions that together match the rows with these keys."""
+    if len(key_columns) == 1 and connection.dialect.name == "postgresql":
+        # One array parameter: one statement, whatever the number of rows.
+        column = key_columns[0]
+        yield column == any_(bindparam("keys", [key for (key,) in keys], type_=ARRAY(column.type)))
+        return
+    key = key_columns[0] if len(key_columns) == 1 else tuple_(*key_columns)
+    for chunk in _chunks(keys, _CHUNK):
+        yield key.in_([identity[0] for identity in chunk] if len(key_columns) == 1 else chunk)
 
 
 def _conflict(table: Table, stale: Sequence[tuple[Any, int]], found: dict[Any, int], total: int) -> str:
