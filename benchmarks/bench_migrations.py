@@ -1,7 +1,9 @@
-"""``alembic upgrade head`` over a generated history of 50 revisions: schemakit's env against a plain one.
+"""``alembic upgrade head`` over generated histories of 10, 50 and 200 revisions: schemakit's env against a plain one.
 
 schemakit's environment adds an advisory lock, the checksum ledger, migration timeouts and the environment
-marker to what a plain Alembic env.py does. Each run migrates a fresh PostgreSQL database. Goal: at most 1.15x.
+marker to what a plain Alembic env.py does. Each run migrates a fresh PostgreSQL database, in this process
+(``alembic.command.upgrade``) and through the ``alembic`` command in a process of its own, where importing
+schemakit counts. Goal: at most 1.15x at every size, both ways.
 
     python -m benchmarks.bench_migrations [--quick]
 """
@@ -9,19 +11,23 @@ marker to what a plain Alembic env.py does. Each run migrates a fresh PostgreSQL
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 import tempfile
 import textwrap
 import uuid
+from functools import partial
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import URL
 
-from benchmarks.common import Measurement, header, postgres, repeat, save, table
+from benchmarks.common import Measurement, header, postgres, save, table, timed
 from schemakit import DatabaseSettings
 from schemakit.migrations import make_config
-from schemakit.testing.databases import PostgresTestDatabases, TestDatabase
+from schemakit.testing.databases import PostgresTestDatabases
 
 ROOT = Path(__file__).parent.parent
 
@@ -33,17 +39,49 @@ run_migrations(MetaData())
 """
 
 PLAIN_ENV = """
+import os
+from logging.config import fileConfig
+
 from alembic import context
 from sqlalchemy import MetaData, create_engine
 from sqlalchemy.pool import NullPool
 
-engine = create_engine(context.config.attributes["url"], poolclass=NullPool)
+if context.config.config_file_name is not None:
+    fileConfig(context.config.config_file_name)
+engine = create_engine(context.config.attributes.get("url") or os.environ["PLAIN_URL"], poolclass=NullPool)
 with engine.connect() as connection:
     context.configure(connection=connection, target_metadata=MetaData(), transaction_per_migration=True)
     with context.begin_transaction():
         context.run_migrations()
 engine.dispose()
 """
+
+
+# The logging sections of Alembic's own ini template, which both env.py files apply.
+LOGGING = """
+[loggers]
+keys = root
+
+[handlers]
+keys = console
+
+[formatters]
+keys = generic
+
+[logger_root]
+level = WARNING
+handlers = console
+
+[handler_console]
+class = StreamHandler
+args = (sys.stderr,)
+formatter = generic
+
+[formatter_generic]
+format = %%(levelname)-5.5s [%%(name)s] %%(message)s
+"""
+
+ENVS = {"plain": PLAIN_ENV, "schemakit": SCHEMAKIT_ENV}
 
 
 def history(folder: Path, env: str, revisions: int) -> Path:
@@ -73,56 +111,77 @@ def history(folder: Path, env: str, revisions: int) -> Path:
         (folder / "versions" / f"{20260101000000 + number}_t{number}.py").write_text(textwrap.dedent(body))
         previous = revision
     ini = folder / "alembic.ini"
-    ini.write_text(f"[alembic]\nscript_location = {folder}\n")
+    ini.write_text(f"[alembic]\nscript_location = {folder}\n{LOGGING}")
     return ini
+
+
+def _cli(ini: Path, url: URL, kind: str) -> None:
+    # The plain env reads its URL from PLAIN_URL, schemakit's from DATABASE_URL.
+    environment = {**os.environ, "APP_ENV": "test"}
+    environment["PLAIN_URL" if kind == "plain" else "DATABASE_URL"] = url.render_as_string(hide_password=False)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "alembic"), "-c", str(ini), "upgrade", "head"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        sys.exit(f"alembic upgrade head ({kind}) failed:\n{done.stderr[-3000:]}")
+
+
+def _in_process(ini: Path, url: URL, kind: str) -> None:
+    if kind == "plain":
+        config = Config(str(ini))
+        config.attributes["url"] = url
+    else:
+        settings = DatabaseSettings(database_url=url.render_as_string(hide_password=False), app_env="test")
+        config = make_config(ini, settings=settings)
+    command.upgrade(config, "head")
+
+
+WAYS = {"in-process": _in_process, "alembic command": _cli}
+
+
+def measure(server_url: URL, work: Path, revisions: int, repeats: int) -> list[Measurement]:
+    """Both envs, both ways, on ``revisions`` revisions; each run on a fresh database."""
+    inis = {kind: history(work / f"{kind}_{revisions}", env, revisions) for kind, env in ENVS.items()}
+    databases = PostgresTestDatabases(server_url, "bench_migrations", inis["plain"])
+    samples: dict[tuple[str, str], list[float]] = {}
+    for round_ in range(repeats + 1):  # the first round warms both up and is not counted
+        for way, run in WAYS.items():
+            for kind in ("plain", "schemakit") if round_ % 2 else ("schemakit", "plain"):
+                database = databases.create_empty(uuid.uuid4().hex[:8])
+                seconds = timed(partial(run, inis[kind], database.url, kind))
+                databases.drop(database)
+                if round_:
+                    samples.setdefault((way, kind), []).append(seconds)
+    measurements = []
+    for way in WAYS:
+        baseline = f"{revisions} revisions, {way}: plain Alembic env"
+        measurements.append(Measurement(baseline, samples[way, "plain"], extra={"revisions": revisions, "way": way}))
+        measurements.append(
+            Measurement(
+                f"{revisions} revisions, {way}: schemakit env",
+                samples[way, "schemakit"],
+                baseline=baseline,
+                extra={"revisions": revisions, "way": way},
+            )
+        )
+    return measurements
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs")
     arguments = parser.parse_args()
-    revisions, repeats = 50, (3 if arguments.quick else 7)
-    title = f"alembic upgrade head, {revisions} revisions (PostgreSQL)"
+    sizes, repeats = ((10, 50), 3) if arguments.quick else ((10, 50, 200), 7)
+    title = "alembic upgrade head: schemakit's env against a plain one (PostgreSQL)"
     with postgres() as server, tempfile.TemporaryDirectory() as work:
         print(header(title, server))
-        plain_ini = history(Path(work) / "plain", PLAIN_ENV, revisions)
-        schemakit_ini = history(Path(work) / "schemakit", SCHEMAKIT_ENV, revisions)
-        databases = PostgresTestDatabases(server.url, "bench_migrations", plain_ini)
-        made: list[TestDatabase] = []
-
-        def fresh() -> URL:
-            made.append(databases.create_empty(uuid.uuid4().hex[:8]))
-            return made[-1].url
-
-        configs: dict[str, Config] = {}
-
-        def prepare(kind: str) -> None:
-            url = fresh()
-            if kind == "plain":
-                configs[kind] = Config(str(plain_ini))
-                configs[kind].attributes["url"] = url
-            else:
-                settings = DatabaseSettings(database_url=url.render_as_string(hide_password=False), app_env="test")
-                configs[kind] = make_config(schemakit_ini, settings=settings)
-
-        samples: dict[str, list[float]] = {"plain": [], "schemakit": []}
-        for round_ in range(repeats + 1):  # the first round warms both up and is not counted
-            for kind in ("plain", "schemakit") if round_ % 2 else ("schemakit", "plain"):
-                timed = repeat(
-                    lambda kind=kind: command.upgrade(configs[kind], "head"), 1, setup=lambda kind=kind: prepare(kind)
-                )
-                if round_:
-                    samples[kind].extend(timed)
-        measurements = [
-            Measurement("plain Alembic env", samples["plain"]),
-            Measurement(
-                "schemakit env (lock, checksums, timeouts)", samples["schemakit"], baseline="plain Alembic env"
-            ),
-        ]
-        for database in made:
-            databases.drop(database)
+        measurements = [m for revisions in sizes for m in measure(server.url, Path(work), revisions, repeats)]
     print(f"\n## Median of {repeats} runs\n{table(measurements)}")
-    path = save("migrations", title, measurements, quick=arguments.quick, revisions=revisions)
+    path = save("migrations", title, measurements, quick=arguments.quick)
     print(f"\nresults: {path.relative_to(ROOT)}")
 
 

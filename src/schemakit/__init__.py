@@ -9,40 +9,44 @@ The public API is re-exported here; see each module for details:
 * settings and sessions: :class:`DatabaseSettings`, :func:`make_engine`, :func:`make_async_engine`, the
   session factories and scopes, :class:`Session`, :class:`AsyncSession`;
 * errors: :class:`SchemakitError` and its subclasses.
+
+Each name is imported on first use, so a part of schemakit that needs little (a migration run, the command
+line) loads little: ``import schemakit.migrations`` does not import the ORM.
 """
 
-from schemakit.audit import acting_as, current_actor
-from schemakit.base import Base, Entity
-from schemakit.engine import (
-    async_session_scope,
-    make_async_engine,
-    make_async_session_factory,
-    make_engine,
-    make_session_factory,
-    session_scope,
-)
-from schemakit.errors import (
-    ConcurrentUpdateError,
-    MigrationError,
-    NaiveDatetimeError,
-    SchemakitError,
-    VersionMismatchError,
-)
-from schemakit.ids import deterministic_uuid7, uuid7, uuid7_time
-from schemakit.mixins import (
-    INCLUDE_DELETED,
-    AuditMixin,
-    ServerUUIDv7PrimaryKeyMixin,
-    SoftDeleteMixin,
-    TimestampMixin,
-    UUIDv7PrimaryKeyMixin,
-    VersionedMixin,
-    unique_among_live,
-)
-from schemakit.naming import NAMING_CONVENTION, make_metadata, shorten_identifier
-from schemakit.session import AsyncSession, Session
-from schemakit.settings import AppEnv, DatabaseSettings
-from schemakit.types import TYPE_ANNOTATION_MAP, JSONDocument, UTCDateTime, string_enum, utc_now
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from schemakit.audit import acting_as, current_actor
+    from schemakit.base import Base, Entity
+    from schemakit.conflicts import ConcurrentUpdateError, VersionMismatchError
+    from schemakit.engine import make_async_engine, make_engine
+    from schemakit.errors import MigrationError, NaiveDatetimeError, SchemakitError
+    from schemakit.ids import deterministic_uuid7, uuid7, uuid7_time
+    from schemakit.mixins import (
+        INCLUDE_DELETED,
+        AuditMixin,
+        ServerUUIDv7PrimaryKeyMixin,
+        SoftDeleteMixin,
+        TimestampMixin,
+        UUIDv7PrimaryKeyMixin,
+        VersionedMixin,
+        unique_among_live,
+    )
+    from schemakit.naming import NAMING_CONVENTION, make_metadata, shorten_identifier
+    from schemakit.session import (
+        AsyncSession,
+        Session,
+        async_session_scope,
+        make_async_session_factory,
+        make_session_factory,
+        session_scope,
+    )
+    from schemakit.settings import AppEnv, DatabaseSettings
+    from schemakit.types import TYPE_ANNOTATION_MAP, JSONDocument, UTCDateTime, string_enum, utc_now
 
 __all__ = [
     "INCLUDE_DELETED",
@@ -84,3 +88,58 @@ __all__ = [
     "uuid7",
     "uuid7_time",
 ]
+
+#: Where each public name lives.
+_HOMES = {
+    "INCLUDE_DELETED": "schemakit.mixins",
+    "NAMING_CONVENTION": "schemakit.naming",
+    "TYPE_ANNOTATION_MAP": "schemakit.types",
+    "AppEnv": "schemakit.settings",
+    "AsyncSession": "schemakit.session",
+    "AuditMixin": "schemakit.mixins",
+    "Base": "schemakit.base",
+    "ConcurrentUpdateError": "schemakit.conflicts",
+    "DatabaseSettings": "schemakit.settings",
+    "Entity": "schemakit.base",
+    "JSONDocument": "schemakit.types",
+    "MigrationError": "schemakit.errors",
+    "NaiveDatetimeError": "schemakit.errors",
+    "SchemakitError": "schemakit.errors",
+    "ServerUUIDv7PrimaryKeyMixin": "schemakit.mixins",
+    "Session": "schemakit.session",
+    "SoftDeleteMixin": "schemakit.mixins",
+    "TimestampMixin": "schemakit.mixins",
+    "UTCDateTime": "schemakit.types",
+    "UUIDv7PrimaryKeyMixin": "schemakit.mixins",
+    "VersionMismatchError": "schemakit.conflicts",
+    "VersionedMixin": "schemakit.mixins",
+    "acting_as": "schemakit.audit",
+    "async_session_scope": "schemakit.session",
+    "current_actor": "schemakit.audit",
+    "deterministic_uuid7": "schemakit.ids",
+    "make_async_engine": "schemakit.engine",
+    "make_async_session_factory": "schemakit.session",
+    "make_engine": "schemakit.engine",
+    "make_metadata": "schemakit.naming",
+    "make_session_factory": "schemakit.session",
+    "session_scope": "schemakit.session",
+    "shorten_identifier": "schemakit.naming",
+    "string_enum": "schemakit.types",
+    "unique_among_live": "schemakit.mixins",
+    "utc_now": "schemakit.types",
+    "uuid7": "schemakit.ids",
+    "uuid7_time": "schemakit.ids",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'schemakit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,17 +1,11 @@
-"""Engines and sessions built from :class:`~schemakit.settings.DatabaseSettings`.
+"""Engines built from :class:`~schemakit.settings.DatabaseSettings`.
 
-* :func:`make_engine` / :func:`make_async_engine`: pool, timeouts, application name and slow-query logging
-  from the settings; PgBouncer transaction-pooling mode; SQLite with foreign keys enforced. Every engine
-  schemakit itself opens (migrations, gates, seeding, the test kit, the command line) comes from these two, so
-  one policy holds everywhere; :func:`make_utility_engine` is the pool-less form for a tool's short job.
-* :func:`make_session_factory` / :func:`make_async_session_factory`: factories of
-  :class:`schemakit.Session` / :class:`schemakit.AsyncSession`, which raise
-  :class:`~schemakit.errors.ConcurrentUpdateError` on optimistic-locking conflicts.
-* :func:`session_scope` / :func:`async_session_scope`: one transaction, committed on success and rolled back
-  on error.
-
-Sessions from these factories keep attribute values after commit (``expire_on_commit=False``), so objects
-can be returned from a scope and read without another query.
+:func:`make_engine` / :func:`make_async_engine`: pool, timeouts, application name and slow-query logging from
+the settings; PgBouncer transaction-pooling mode; SQLite with foreign keys enforced. Every engine schemakit
+itself opens (migrations, gates, seeding, the test kit, the command line) comes from these two, so one policy
+holds everywhere; :func:`make_utility_engine` is the pool-less form for a tool's short job. Sessions are in
+:mod:`schemakit.session`. This module imports neither the ORM nor SQLAlchemy's asyncio extension until an
+async engine is asked for, so a migration run loads neither.
 """
 
 from __future__ import annotations
@@ -19,31 +13,25 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import URL, Connection, Engine, NestedTransaction, RootTransaction, create_engine, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from schemakit.naming import MAX_IDENTIFIER_BYTES
-from schemakit.session import AsyncSession, Session
 from schemakit.settings import DatabaseSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = [
     "SLOW_QUERY_LOGGER",
-    "async_session_scope",
     "begin_or_nest",
     "has_explicit_sqlite_transactions",
     "make_async_engine",
-    "make_async_session_factory",
     "make_engine",
-    "make_session_factory",
     "make_utility_engine",
-    "session_scope",
     "sqlite_file",
     "use_explicit_sqlite_transactions",
 ]
@@ -106,6 +94,8 @@ def make_async_engine(
     """
     settings = _for_purpose(settings or DatabaseSettings(), purpose)
     url = settings.async_url
+    from sqlalchemy.ext.asyncio import create_async_engine  # noqa: PLC0415 - see the module documentation
+
     engine = create_async_engine(url, **{**_engine_options(settings, is_async=True, pool=pool), **engine_options})
     _configure(engine.sync_engine, settings, explicit_sqlite_transactions=explicit_sqlite_transactions)
     return engine
@@ -130,44 +120,6 @@ def _for_purpose(settings: DatabaseSettings, purpose: str | None) -> DatabaseSet
     suffix = f":{purpose}"
     name = settings.application_name[: MAX_IDENTIFIER_BYTES - len(suffix)] + suffix
     return settings.model_copy(update={"application_name": name})
-
-
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Return a factory of :class:`schemakit.Session` bound to ``engine``."""
-    return sessionmaker(engine, class_=Session, expire_on_commit=False)
-
-
-def make_async_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Return a factory of :class:`schemakit.AsyncSession` bound to ``engine``."""
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
-
-
-@contextmanager
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """Run a block in one transaction: commit if it succeeds, roll back if it raises.
-
-    Args:
-        factory: A session factory, such as :func:`make_session_factory` returns.
-
-    Yields:
-        The session; it is closed when the block exits.
-    """
-    with factory() as session, session.begin():
-        yield session
-
-
-@asynccontextmanager
-async def async_session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """The async form of :func:`session_scope`.
-
-    Args:
-        factory: An async session factory, such as :func:`make_async_session_factory` returns.
-
-    Yields:
-        The session; it is closed when the block exits.
-    """
-    async with factory() as session, session.begin():
-        yield session
 
 
 def begin_or_nest(connection: Connection) -> RootTransaction | NestedTransaction:

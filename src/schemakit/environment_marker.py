@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Column, Connection, String, Table, delete, insert, inspect, select
+from sqlalchemy import Column, Connection, String, Table, insert, inspect, select, update
 
 from schemakit.naming import make_metadata
 from schemakit.settings import AppEnv
@@ -54,14 +54,19 @@ def write_environment_marker(connection: Connection, environment: AppEnv | None)
         environment: The environment to record; ``None`` (``APP_ENV`` not set) records nothing and leaves an
             existing mark as it is, since an unset variable is no evidence of any environment.
     """
-    _table.create(connection, checkfirst=True)
+    existed = inspect(connection).has_table(ENVIRONMENT_TABLE)
+    if not existed:
+        _table.create(connection)
     if environment is None:
         return
-    current = read_environment_marker(connection)
+    current = connection.scalar(select(_table.c.value).where(_table.c.key == _KEY)) if existed else None
     if current == environment:
         return
     if current == AppEnv.PRODUCTION:
         log.warning("The database is marked as production; migrating with APP_ENV=%s leaves the mark", environment)
         return
-    connection.execute(delete(_table).where(_table.c.key == _KEY))
-    connection.execute(insert(_table).values(key=_KEY, value=str(environment), updated_at=utc_now()))
+    values = {"value": str(environment), "updated_at": utc_now()}
+    if current is None:
+        connection.execute(insert(_table).values(key=_KEY, **values))
+    else:
+        connection.execute(update(_table).where(_table.c.key == _KEY).values(values))

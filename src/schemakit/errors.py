@@ -8,9 +8,22 @@ SQLAlchemy's ``StatementError``. Errors that refine a SQLAlchemy error also deri
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from alembic.util import CommandError
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm.exc import StaleDataError
+
+if TYPE_CHECKING:
+    from schemakit.conflicts import ConcurrentUpdateError, VersionMismatchError
+
+__all__ = [
+    "ConcurrentUpdateError",
+    "MigrationError",
+    "NaiveDatetimeError",
+    "SchemakitError",
+    "VersionMismatchError",
+    "database_error_reason",
+]
 
 
 class SchemakitError(Exception):
@@ -42,27 +55,11 @@ class NaiveDatetimeError(SchemakitError, ValueError):
     """
 
 
-class ConcurrentUpdateError(SchemakitError, StaleDataError):
-    """Another transaction changed or deleted the row since this session loaded it.
+def __getattr__(name: str) -> Any:
+    # The optimistic-locking errors refine SQLAlchemy's StaleDataError, whose module imports the whole ORM; they
+    # live in schemakit.conflicts and load on first use, so a migration run, which has no ORM, does not pay.
+    if name in {"ConcurrentUpdateError", "VersionMismatchError"}:
+        from schemakit import conflicts  # noqa: PLC0415 - loaded on first use, see above
 
-    Raised at flush for models using :class:`~schemakit.mixins.VersionedMixin` when the row's ``version`` no
-    longer matches the one the session holds. The write is not applied: reload the row and retry, or report a
-    conflict to the client.
-    """
-
-
-class VersionMismatchError(ConcurrentUpdateError):
-    """A client-supplied expected version does not match the row's current version.
-
-    Raised by :meth:`~schemakit.mixins.VersionedMixin.expect_version` before anything is written; the HTTP
-    equivalent is ``412 Precondition Failed`` for an ``If-Match`` header.
-
-    Attributes:
-        expected: The version the client said it had.
-        actual: The version the row has.
-    """
-
-    def __init__(self, entity: str, expected: int, actual: int) -> None:
-        self.expected = expected
-        self.actual = actual
-        super().__init__(f"{entity} is at version {actual}, but the client expected version {expected}")
+        return getattr(conflicts, name)
+    raise AttributeError(f"module 'schemakit.errors' has no attribute {name!r}")

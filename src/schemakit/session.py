@@ -1,24 +1,42 @@
-"""Session classes that report optimistic-locking conflicts as ``ConcurrentUpdateError``, schemakit's errors as such.
+"""Sessions that report optimistic-locking conflicts as ``ConcurrentUpdateError``, schemakit's errors as such.
 
-The factories in :mod:`schemakit.engine` use these classes. An application building its own
-``sessionmaker`` passes ``class_=schemakit.Session`` (or ``AsyncSession`` to ``async_sessionmaker``).
+* :class:`Session` / :class:`AsyncSession`; an application building its own ``sessionmaker`` passes
+  ``class_=schemakit.Session`` (or ``AsyncSession`` to ``async_sessionmaker``).
+* :func:`make_session_factory` / :func:`make_async_session_factory`: factories of those classes.
+* :func:`session_scope` / :func:`async_session_scope`: one transaction, committed on success and rolled back
+  on error.
+
+Sessions from these factories keep attribute values after commit (``expire_on_commit=False``), so objects
+can be returned from a scope and read without another query.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import StatementError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.ext.asyncio import AsyncSession as _AsyncSession
 from sqlalchemy.orm import Session as _Session
+from sqlalchemy.orm import sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.interfaces import ORMOption
 
-from schemakit.errors import ConcurrentUpdateError, SchemakitError
+from schemakit.conflicts import ConcurrentUpdateError
+from schemakit.errors import SchemakitError
 from schemakit.mixins.soft_delete import SEES_DELETED
 
-__all__ = ["AsyncSession", "Session"]
+__all__ = [
+    "AsyncSession",
+    "Session",
+    "async_session_scope",
+    "make_async_session_factory",
+    "make_session_factory",
+    "session_scope",
+]
 
 _T = TypeVar("_T")
 
@@ -71,3 +89,41 @@ class AsyncSession(_AsyncSession):
     """A SQLAlchemy :class:`~sqlalchemy.ext.asyncio.AsyncSession` running on :class:`Session`."""
 
     sync_session_class = Session
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Return a factory of :class:`schemakit.Session` bound to ``engine``."""
+    return sessionmaker(engine, class_=Session, expire_on_commit=False)
+
+
+def make_async_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Return a factory of :class:`schemakit.AsyncSession` bound to ``engine``."""
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """Run a block in one transaction: commit if it succeeds, roll back if it raises.
+
+    Args:
+        factory: A session factory, such as :func:`make_session_factory` returns.
+
+    Yields:
+        The session; it is closed when the block exits.
+    """
+    with factory() as session, session.begin():
+        yield session
+
+
+@asynccontextmanager
+async def async_session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """The async form of :func:`session_scope`.
+
+    Args:
+        factory: An async session factory, such as :func:`make_async_session_factory` returns.
+
+    Yields:
+        The session; it is closed when the block exits.
+    """
+    async with factory() as session, session.begin():
+        yield session

@@ -17,16 +17,18 @@ and every metadata that holds no such table, get nothing of schemakit's.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Table, Uuid, event
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Mapper
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from schemakit.naming import shorten_identifier
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Mapper
 
 __all__ = [
     "SET_UPDATED_AT_FUNCTION",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +23,7 @@ from typing import Any
 from alembic.runtime.migration import MigrationContext, MigrationInfo
 from alembic.script import Script, ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Column, Connection, String, Table, delete, insert, inspect, select, update
+from sqlalchemy import Column, Connection, Row, String, Table, delete, insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from schemakit.errors import MigrationError
@@ -91,20 +91,25 @@ class ChecksumLedger:
         self.script = script
         self.table = _ledger_table(schema)
         self.accepted = frozenset(accepted)
+        #: The heads after the last step recorded (or as :meth:`prepare` found them).
+        self.heads: tuple[str, ...] = ()
 
-    def prepare(self, connection: Connection, applied_heads: Collection[str]) -> None:
+    def prepare(self, connection: Connection, applied_heads: Callable[[], Collection[str]]) -> None:
         """Create the ledger if needed, refuse edited files, and record applied revisions it lacks.
 
         Args:
             connection: The migration connection, inside a transaction.
-            applied_heads: The revisions Alembic's version table holds.
+            applied_heads: Returns the revisions Alembic's version table holds.
 
         Raises:
             EditedMigrationError: If an applied file changed and its edit was not accepted.
         """
-        self.table.create(connection, checkfirst=True)
+        existed = inspect(connection).has_table(self.table.name, schema=self.table.schema)
+        if not existed:
+            self.table.create(connection)
+        rows = list(connection.execute(select(self.table).order_by(self.table.c.applied_at))) if existed else []
         refused = []
-        for item in self.edited(connection):
+        for item in self._edited(rows):
             if item.current is not None and (ACCEPT_ALL in self.accepted or item.revision in self.accepted):
                 log.warning("Accepting the edit of applied migration %s (%s)", item.filename, item.revision)
                 connection.execute(
@@ -114,7 +119,8 @@ class ChecksumLedger:
                 refused.append(item)
         if refused:
             raise EditedMigrationError(_refusal(refused))
-        self._record_missing(connection, applied_heads)
+        self.heads = tuple(applied_heads())
+        self._record_missing(connection, self.heads, recorded={row.revision for row in rows})
 
     def reconcile(self, connection: Connection, heads: Collection[str]) -> None:
         """Make the ledger hold exactly the revisions up to ``heads``: forget the others, record the missing."""
@@ -123,8 +129,13 @@ class ChecksumLedger:
             connection.execute(delete(self.table).where(self.table.c.revision.in_(stale)))
         self._record_missing(connection, heads)
 
-    def _record_missing(self, connection: Connection, heads: Collection[str]) -> None:
-        recorded = set(connection.scalars(select(self.table.c.revision)))
+    def _record_missing(
+        self, connection: Connection, heads: Collection[str], *, recorded: Collection[str] | None = None
+    ) -> None:
+        if not heads:
+            return
+        if recorded is None:
+            recorded = set(connection.scalars(select(self.table.c.revision)))
         for script in self.script.iterate_revisions(tuple(heads), "base"):
             if script.revision not in recorded:
                 connection.execute(insert(self.table).values(_row(script.revision, script.path)))
@@ -137,8 +148,11 @@ class ChecksumLedger:
         """The applied revisions whose files changed (or are gone) since they were recorded; only reads."""
         if not inspect(connection).has_table(self.table.name, schema=self.table.schema):
             return []
+        return self._edited(connection.execute(select(self.table).order_by(self.table.c.applied_at)))
+
+    def _edited(self, rows: Iterable[Row[Any]]) -> list[EditedMigration]:
         edited = []
-        for row in connection.execute(select(self.table).order_by(self.table.c.applied_at)):
+        for row in rows:
             current = self._current_checksum(row.revision)
             if current != row.checksum:
                 script = self.script.get_revision(row.revision) if current is not None else None
@@ -157,6 +171,7 @@ class ChecksumLedger:
     ) -> None:
         """Alembic's ``on_version_apply`` hook: record an applied revision, forget an unapplied one."""
         del run_args
+        self.heads = tuple(str(head) for head in heads)
         connection, revision = ctx.connection, step.up_revision_id
         if connection is None:
             return

@@ -14,14 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from schemakit.migrations.options import CONNECTION_ATTRIBUTE, with_options
 from schemakit.settings import DatabaseSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 __all__ = ["downgrade", "downgrade_async", "make_config", "upgrade", "upgrade_async"]
 

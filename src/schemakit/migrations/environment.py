@@ -21,16 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from logging.config import fileConfig
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import context
 from alembic.runtime.migration import MigrationContext, MigrationInfo
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, MetaData, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemakit.engine import begin_or_nest, has_explicit_sqlite_transactions, make_async_engine, make_engine
 from schemakit.environment_marker import remove_environment_marker, write_environment_marker
@@ -40,6 +40,9 @@ from schemakit.migrations.checksums import ChecksumLedger
 from schemakit.migrations.locking import migration_lock
 from schemakit.migrations.options import CONNECTION_ATTRIBUTE, MigrationOptions, migration_options
 from schemakit.settings import DatabaseSettings, describe_settings_error
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = ["ACCEPT_EDITED_ARGUMENT", "run_migrations"]
 
@@ -84,7 +87,7 @@ def run_migrations(target_metadata: MetaData, *, version_table: str = "alembic_v
     handed = config.attributes.get(CONNECTION_ATTRIBUTE)
     if isinstance(handed, Connection):
         _run_online(handed, target_metadata, settings, version_table)
-    elif isinstance(handed, AsyncEngine):
+    elif _is_async(handed, "AsyncEngine"):
         _run_async(target_metadata, settings, version_table, engine=handed)
     elif handed is not None and (isinstance(handed, Engine) or _connects(handed)):
         # An engine, or an engine-like wrapper of an open connection (pytest-alembic hands in both).
@@ -107,7 +110,14 @@ def run_migrations(target_metadata: MetaData, *, version_table: str = "alembic_v
 
 
 def _connects(handed: object) -> bool:
-    return not isinstance(handed, AsyncConnection) and callable(getattr(handed, "connect", None))
+    return not _is_async(handed, "AsyncConnection") and callable(getattr(handed, "connect", None))
+
+
+def _is_async(handed: object, kind: str) -> bool:
+    # Only a caller that imported SQLAlchemy's asyncio extension can hand in its objects; looking in sys.modules
+    # keeps a sync run from importing it, and the ORM with it.
+    module = sys.modules.get("sqlalchemy.ext.asyncio")
+    return module is not None and isinstance(handed, getattr(module, kind))
 
 
 def _options(target_metadata: MetaData, dialect: str, version_table: str) -> dict[str, Any]:
@@ -191,7 +201,7 @@ def _run_online(
         _migration_timeouts(connection, settings),
     ):
         with begin_or_nest(connection):
-            ledger.prepare(connection, context.get_context().get_current_heads())
+            ledger.prepare(connection, context.get_context().get_current_heads)
             explicit = "app_env" in settings.model_fields_set
             if not explicit:
                 log.warning("APP_ENV is not set: the database's environment marker is left as it is")
@@ -199,7 +209,7 @@ def _run_online(
         with context.begin_transaction():
             context.run_migrations()
         with begin_or_nest(connection):
-            if not context.get_context().get_current_heads():
+            if not ledger.heads:
                 # Back at base (a full downgrade, or a stamp): leave nothing of the project behind, bookkeeping
                 # included. Alembic keeps its own, empty, version table.
                 ledger.remove(connection)
@@ -253,6 +263,9 @@ def _accepted_edits(options: MigrationOptions) -> frozenset[str]:
     return options.accept_edited | {part.strip() for part in given.split(",") if part.strip()}
 
 
+_SET_TIMEOUTS = "set_config('lock_timeout', :lock, false), set_config('statement_timeout', :statement, false)"
+
+
 def _timeouts(settings: DatabaseSettings) -> Mapping[str, str]:
     return {
         "lock_timeout": f"{settings.migration_lock_timeout_ms}ms",
@@ -265,17 +278,21 @@ def _migration_timeouts(connection: Connection, settings: DatabaseSettings) -> I
     if connection.dialect.name != "postgresql":
         yield
         return
-    names = list(_timeouts(settings))
+    timeouts = _timeouts(settings)
     with begin_or_nest(connection):
-        previous = {name: connection.scalar(text("SELECT current_setting(:name)"), {"name": name}) for name in names}
-        _set(connection, _timeouts(settings))
+        # The CTE is read before the outer query sets anything: one round trip reads the old values and sets
+        # the new ones.
+        previous = connection.execute(
+            text(
+                "WITH previous AS MATERIALIZED (SELECT current_setting('lock_timeout') AS lock, "
+                f"current_setting('statement_timeout') AS statement) SELECT lock, statement, {_SET_TIMEOUTS} "
+                "FROM previous"
+            ),
+            {"lock": timeouts["lock_timeout"], "statement": timeouts["statement_timeout"]},
+        ).one()
     try:
         yield
     finally:
         with begin_or_nest(connection):
-            _set(connection, previous)
-
-
-def _set(connection: Connection, values: Mapping[str, Any]) -> None:
-    for name, value in values.items():
-        connection.execute(text("SELECT set_config(:name, :value, false)"), {"name": name, "value": str(value)})
+            restore = {"lock": previous.lock, "statement": previous.statement}
+            connection.execute(text(f"SELECT {_SET_TIMEOUTS}"), restore)

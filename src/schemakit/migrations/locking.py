@@ -1,11 +1,12 @@
 """One migration at a time: a lock that a second ``alembic upgrade`` waits for.
 
-On PostgreSQL it is a session-level advisory lock, taken on a connection of its own by polling
-``pg_try_advisory_lock``. A waiter therefore never sits inside a transaction or holds a snapshot, so a
-migration that runs ``CREATE INDEX CONCURRENTLY`` (which waits for every open transaction) cannot deadlock
-against it. On SQLite it is an exclusive ``flock`` on the database file, which SQLite's own locks ignore.
-The lock is taken before Alembic reads the current revision, so a waiter that gets it sees what the first
-process applied and has nothing left to do.
+On PostgreSQL it is a session-level advisory lock, taken by polling ``pg_try_advisory_lock`` outside any
+transaction: on the migration's own connection, or on one of its own when the caller's connection is inside a
+transaction. A waiter therefore never sits inside a transaction or holds a snapshot, so a migration that runs
+``CREATE INDEX CONCURRENTLY`` (which waits for every open transaction) cannot deadlock against it. On SQLite
+it is an exclusive ``flock`` on the database file, which SQLite's own locks ignore. The lock is taken before
+Alembic reads the current revision, so a waiter that gets it sees what the first process applied and has
+nothing left to do.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Connection, text
 
@@ -89,17 +91,36 @@ class _Patience:
 
 @contextmanager
 def _advisory_lock(connection: Connection, key: int, wait_seconds: float) -> Iterator[None]:
+    # The lock is polled outside any transaction, so a waiter holds no snapshot. The migration's connection
+    # serves when it is idle; a caller's connection inside a transaction would keep that transaction open while
+    # waiting, so a connection of its own takes the lock then.
+    separate = connection.in_transaction()
+    holder = connection.engine.connect() if separate else connection
+
+    def ask(statement: str) -> Any:
+        answer = holder.scalar(text(statement), {"key": key})
+        holder.commit()
+        return answer
+
     patience = _Patience(wait_seconds)
-    holder = connection.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     try:
-        while not holder.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}):
-            patience.wait(_postgres_holder(holder, key))
+        while not ask("SELECT pg_try_advisory_lock(:key)"):
+            who = _postgres_holder(holder, key)
+            holder.commit()
+            patience.wait(who)
         try:
             yield
+        except BaseException:
+            if not separate and connection.in_transaction():
+                connection.rollback()
+            raise
         finally:
-            holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            if not separate and connection.in_transaction():
+                connection.commit()
+            ask("SELECT pg_advisory_unlock(:key)")
     finally:
-        holder.close()
+        if separate:
+            holder.close()
 
 
 def _postgres_holder(connection: Connection, key: int) -> str:

@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Mapper, Session, UOWTransaction, mapped_column
 from sqlalchemy.orm.attributes import instance_state
 
-from schemakit.errors import ConcurrentUpdateError, VersionMismatchError
+from schemakit.conflicts import ConcurrentUpdateError, VersionMismatchError
 
 __all__ = ["VersionedMixin", "version_column"]
 
