@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 from decimal import Decimal
@@ -272,3 +273,31 @@ def test_migrations_mark_the_database_and_never_lower_production(migrated: Engin
     upgrade(make_config(LIBRARY_INI, settings=settings))  # migrated again with APP_ENV=test
     with migrated.connect() as connection:
         assert read_environment_marker(connection) == "production"
+
+
+@pytest.mark.parametrize("running", [True, False])
+def test_the_garbage_collector_is_paused_for_the_load_and_left_as_it_was(migrated: Engine, running: bool) -> None:
+    seen: list[bool] = []
+
+    def look(*_: Any) -> None:
+        seen.append(gc.isenabled())
+
+    was = gc.isenabled()
+    (gc.enable if running else gc.disable)()
+    try:
+        run_seed(migrated, progress=look)
+        assert gc.isenabled() is running
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert seen
+    assert not any(seen)
+
+
+def test_rows_added_to_a_table_that_has_rows_are_merged_by_key(migrated: Engine, fixtures_copy: Path) -> None:
+    # The first load copies into empty tables; this one goes through the staging table and the upsert.
+    run_seed(migrated)
+    rewrite(fixtures_copy / "products.json", lambda data: data["rows"].append({**data["rows"][0], "sku": "NEW-1"}))
+    report = run_seed(migrated, fixtures_copy)
+    assert counts(report)["Product"] == (1, 0, 6)
+    with make_session_factory(migrated)() as session:
+        assert session.scalar(select(Product.name).where(Product.sku == "NEW-1")) is not None

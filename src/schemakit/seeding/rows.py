@@ -9,7 +9,7 @@ loaded model's rows by natural key for the fixtures that refer to them.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import InvalidOperation
 from typing import Any
@@ -53,6 +53,31 @@ class PreparedRow:
     number: int = 0
 
 
+@dataclass(frozen=True)
+class _Recipe:
+    """How to turn a row with one set of fields into column values, worked out once for that set."""
+
+    columns: list[tuple[str, str, Callable[[Any], Any], bool]]  # field, column, converter, nullable
+    references: list[str]
+
+
+def _recipe(plan: ModelPlan, fields: tuple[str, ...], number: int) -> _Recipe:
+    if missing := [name for name in plan.key_fields if name not in fields]:
+        raise FixtureError(f"{plan.fixture.source} row {number}: missing natural key field(s) {', '.join(missing)}")
+    recipe = _Recipe([], [])
+    for name in fields:
+        if (column := plan.columns.get(name)) is not None:
+            recipe.columns.append((name, column.name, plan.converters[name], bool(column.nullable)))
+        elif name in plan.references:
+            recipe.references.append(name)
+        else:
+            raise FixtureError(
+                f"{plan.fixture.source} row {number}: {plan.name} has no column or many-to-one relationship "
+                f"{name!r} (fields: {', '.join(sorted([*plan.columns, *plan.references]))})"
+            )
+    return recipe
+
+
 def prepare_rows(plan: ModelPlan, keys: Mapping[str, KeyedRows]) -> list[PreparedRow]:
     """Convert and check every row of ``plan``'s fixture; ``keys`` holds the models loaded so far.
 
@@ -61,52 +86,44 @@ def prepare_rows(plan: ModelPlan, keys: Mapping[str, KeyedRows]) -> list[Prepare
     """
     prepared: list[PreparedRow] = []
     seen: dict[tuple[str, ...], int] = {}
+    recipes: dict[tuple[str, ...], _Recipe] = {}
     primary_key = list(plan.table.primary_key.columns)
     id_name = primary_key[0].name if len(primary_key) == 1 and isinstance(primary_key[0].type, Uuid) else None
     live_by_default = "deleted_at" in plan.table.columns
-    columns, converters, references = plan.columns, plan.converters, plan.references
-    source, table_name = plan.fixture.source, plan.table.name
-    key_fields, required = plan.key_fields, frozenset(plan.key_fields)
+    source, table_name, key_fields, key_columns = (
+        plan.fixture.source,
+        plan.table.name,
+        plan.key_fields,
+        plan.key_columns,
+    )
     for number, row in enumerate(plan.fixture.rows, start=1):
-        if not row.keys() >= required:
-            missing = ", ".join(name for name in key_fields if name not in row)
-            raise FixtureError(f"{source} row {number}: missing natural key field(s) {missing}")
+        fields = tuple(row)
+        recipe = recipes.get(fields) or recipes.setdefault(fields, _recipe(plan, fields, number))
         values: dict[str, Any] = {}
-        for name, value in row.items():
-            column = columns.get(name)
-            if column is not None:
-                convert = converters[name]
-                # The converter alone on the common path; the message is worked out only for a bad value.
-                problem = None if value is not None or column.nullable else f"{column.name} cannot be null"
-                if problem is None:
-                    try:
-                        values[column.name] = None if value is None else convert(value)
-                    except (ValueError, TypeError, InvalidOperation):
-                        problem = bad_value_message(value, column, convert)
-                if problem is not None:
-                    raise FixtureError(f"{source} row {number}, field {name!r}: {problem}")
-            elif name in references:
-                reference = references[name]
-                where = f"{source} row {number}, field {name!r}"
-                target = _referenced_row(value, keys[reference.target], where)
-                values.update({local: target[remote] for local, remote in reference.columns})
-            else:
-                raise FixtureError(
-                    f"{source} row {number}: {plan.name} has no column or many-to-one relationship {name!r} "
-                    f"(fields: {', '.join(sorted([*columns, *references]))})"
-                )
+        for name, column_name, convert, nullable in recipe.columns:
+            value = row[name]
+            if value is None:
+                if not nullable:
+                    raise FixtureError(f"{source} row {number}, field {name!r}: {column_name} cannot be null")
+                values[column_name] = None
+                continue
+            try:
+                values[column_name] = convert(value)
+            except (ValueError, TypeError, InvalidOperation):
+                problem = bad_value_message(value, plan.columns[name], convert)
+                raise FixtureError(f"{source} row {number}, field {name!r}: {problem}") from None
+        for name in recipe.references:
+            reference = plan.references[name]
+            target = _referenced_row(row[name], keys[reference.target], f"{source} row {number}, field {name!r}")
+            values.update({local: target[remote] for local, remote in reference.columns})
         written_key = tuple([canonical(row[name]) for name in key_fields])
-        if written_key in seen:
-            raise FixtureError(
-                f"{source} row {number}: the same natural key as row {seen[written_key]} ({', '.join(written_key)})"
-            )
-        seen[written_key] = number
+        if (first := seen.setdefault(written_key, number)) != number:
+            raise FixtureError(f"{source} row {number}: the same natural key as row {first} ({', '.join(written_key)})")
         if live_by_default and "deleted_at" not in values:
             values["deleted_at"] = None
         if id_name is not None and id_name not in values:
             values[id_name] = deterministic_uuid7(table_name, *written_key)
-        resolved_key = tuple([values[column] for column in plan.key_columns])
-        prepared.append(PreparedRow(written_key, resolved_key, values, number))
+        prepared.append(PreparedRow(written_key, tuple([values[column] for column in key_columns]), values, number))
     return prepared
 
 

@@ -12,9 +12,10 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Connection, Insert, Row, and_, bindparam, select, table, update
+from sqlalchemy import JSON, Connection, Insert, Row, Table, TableClause, and_, bindparam, select, table, text, update
 from sqlalchemy import column as column_
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from schemakit.mixins.versioned import version_column
 from schemakit.naming import shorten_identifier
@@ -33,11 +34,20 @@ def write_inserts(
     mode: SeedMode,
     inserts: list[dict[str, Any]],
     advance: Callable[[int], None],
+    *,
+    into_empty: bool = False,
 ) -> None:
-    """Insert ``inserts`` (prepared values) for ``plan``, calling ``advance(rows)`` as they go."""
+    """Insert ``inserts`` (prepared values) for ``plan``, calling ``advance(rows)`` as they go.
+
+    ``into_empty`` says the table held no row when the load began: on psycopg the rows are then copied straight
+    into it, since nothing can conflict with them (the fixture's own keys are distinct).
+    """
     if connection.dialect.driver == "psycopg":
         for group in grouped(inserts, lambda values: tuple(sorted(values))):
-            _copy_then_upsert(connection, plan, mode, group, advance)
+            if into_empty:
+                _copy(connection, plan, plan.table, group, advance)
+            else:
+                _copy_then_upsert(connection, plan, mode, group, advance)
         return
     for batch in batches(inserts):
         for group in grouped(batch, lambda values: tuple(sorted(values))):
@@ -110,43 +120,68 @@ def _copy_then_upsert(
 
     Many times faster than INSERT statements on PostgreSQL: one COPY stream and one statement for the model.
     """
-    defaults = _python_defaults(plan, rows[0])
-    names = [*rows[0], *(name for name, _ in defaults)]
-    columns = [plan.table.c[name] for name in names]
+    names = [*rows[0], *(name for name, _ in _python_defaults(plan, rows[0]))]
     dialect = connection.dialect
-    # JSON goes as text that the server parses into the staging table's json/jsonb column: one json.dumps a
-    # value instead of SQLAlchemy's wrapper and then psycopg's dumper.
-    as_json = [isinstance(column.type.dialect_impl(dialect), JSON) for column in columns]
-    processors = [
-        _json_text if json_column else column.type.dialect_impl(dialect).bind_processor(dialect)
-        for column, json_column in zip(columns, as_json, strict=True)
-    ]
     stage = shorten_identifier(f"schemakit_seed_{plan.table.name}")
     listed = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
     connection.exec_driver_sql(
         f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS SELECT {listed} "
         f"FROM {dialect.identifier_preparer.format_table(plan.table)} WITH NO DATA"
     )
-    type_oids = (
-        connection.exec_driver_sql(
-            f"SELECT atttypid FROM pg_attribute WHERE attrelid = '{stage}'::regclass AND attnum > 0 ORDER BY attnum"
-        )
-        .scalars()
-        .all()
-    )
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY {stage} ({listed}) FROM STDIN") as copy:
-        # One dumper per column, not a lookup per value.
-        copy.set_types(["text" if json_column else oid for oid, json_column in zip(type_oids, as_json, strict=True)])
-        pairs = list(zip(names, processors, strict=True))
-        for batch in batches(rows):
-            for row in batch:
-                _fill_defaults(row, defaults)
-                copy.write_row([process(row[name]) if process else row[name] for name, process in pairs])
-            advance(len(batch))
     staged = table(stage, *(column_(name) for name in names))
+    _copy(connection, plan, staged, rows, advance)
     connection.execute(_upsert(connection, plan, mode, rows[0]).from_select(names, select(*staged.c)))
     connection.exec_driver_sql(f"DROP TABLE {stage}")
+
+
+def _copy(
+    connection: Connection,
+    plan: ModelPlan,
+    target: TableClause,
+    rows: list[dict[str, Any]],
+    advance: Callable[[int], None],
+) -> list[str]:
+    """COPY the rows, with their Python-side defaults filled in, into ``target``; return the columns written."""
+    defaults = _python_defaults(plan, rows[0])
+    names = [*rows[0], *(name for name, _ in defaults)]
+    columns = [plan.table.c[name] for name in names]
+    dialect = connection.dialect
+    # JSON goes as text that the server parses into the json/jsonb column: one json.dumps a value instead of
+    # SQLAlchemy's wrapper and then psycopg's dumper.
+    as_json = [isinstance(column.type.dialect_impl(dialect), JSON) for column in columns]
+    processors = [
+        _json_text if json_column else column.type.dialect_impl(dialect).bind_processor(dialect)
+        for column, json_column in zip(columns, as_json, strict=True)
+    ]
+    preparer = dialect.identifier_preparer
+    quoted = preparer.format_table(target) if isinstance(target, Table) else preparer.quote(target.name)
+    listed = ", ".join(preparer.quote(name) for name in names)
+    type_oids: dict[str, int] = dict(
+        connection.execute(
+            text(
+                "SELECT attname, atttypid FROM pg_attribute "
+                "WHERE attrelid = CAST(:target AS regclass) AND attnum > 0 AND NOT attisdropped"
+            ),
+            {"target": quoted},
+        ).all()
+    )
+    types = ["text" if json_column else type_oids[name] for name, json_column in zip(names, as_json, strict=True)]
+    statement = f"COPY {quoted} ({listed}) FROM STDIN"
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    driver_error = dialect.loaded_dbapi.Error
+    try:
+        with cursor.copy(statement) as copy:
+            copy.set_types(types)  # one dumper per column, not a lookup per value
+            pairs = list(zip(names, processors, strict=True))
+            for batch in batches(rows):
+                for row in batch:
+                    _fill_defaults(row, defaults)
+                    copy.write_row([process(row[name]) if process else row[name] for name, process in pairs])
+                advance(len(batch))
+    except driver_error as exc:
+        # The cursor is the driver's own, so its error comes unwrapped; callers handle SQLAlchemy's.
+        raise DBAPIError.instance(statement, None, exc, driver_error) from exc
+    return names
 
 
 def _json_text(value: Any) -> str | None:
