@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import inspect
@@ -22,8 +23,9 @@ from schemakit.gates import (
     check_round_trip,
     lint_operations,
 )
-from schemakit.gates.catalog import application_tables, snapshot
-from schemakit.migrations import upgrade
+from schemakit.gates.catalog import SchemaReader, application_tables, describe, snapshot
+from schemakit.migrations import downgrade, upgrade
+from schemakit.migrations.options import with_options
 from tests.projects import add_revision, configure, copy_project, scripts
 from tests.template.test_template_gates import schemakit_check
 
@@ -396,3 +398,47 @@ def test_the_command_says_when_the_applied_database_is_unreachable(project: Path
     assert result.stderr.startswith("schemakit check: cannot connect to postgresql://nobody:***@127.0.0.1:1/app")
     assert "Traceback" not in result.stderr
     assert "S3cret" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("dialect", [pytest.param("postgresql", marks=pytest.mark.requires_postgres)])
+def test_the_schema_read_step_by_step_is_the_whole_schema_at_every_step(
+    project: Path, empty_database_url: str, dialect: str
+) -> None:
+    del dialect
+    add_revision(
+        project,
+        "reshape",
+        """
+        def upgrade():
+            op.add_column("users", sa.Column("nickname", sa.String(30)))
+            op.create_index("idx_users_nickname", "users", ["nickname"])
+            op.rename_table("tags", "labels")
+            op.drop_table("post_tags")
+            op.execute("CREATE TYPE mood AS ENUM ('calm')")
+            op.execute("CREATE SEQUENCE tickets")
+
+        def downgrade():
+            op.execute("DROP SEQUENCE tickets")
+            op.execute("DROP TYPE mood")
+            op.create_table("post_tags", sa.Column("post_id", sa.Uuid(), primary_key=True))
+            op.rename_table("labels", "tags")
+            op.drop_index("idx_users_nickname", "users")
+            op.drop_column("users", "nickname")
+        """,
+    )
+    engine = make_utility_engine(DatabaseSettings.for_url(empty_database_url))
+    compared = []
+    with engine.connect() as connection:
+        reader = SchemaReader(connection)
+
+        def compare(ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
+            compared.append((reader.read(), snapshot(ctx.connection)))
+
+        config = with_options(configure(project, empty_database_url), on_version_apply=[compare])
+        upgrade(config, "heads", connection=connection)
+        downgrade(config, "base", connection=connection)
+        reader.close()
+    engine.dispose()
+    assert len(compared) == 2 * len(list(scripts(project).walk_revisions()))
+    assert all(step == whole for step, whole in compared)
+    assert any("column users.nickname" in describe(step) for step, _ in compared)

@@ -5,7 +5,9 @@ after each downgrade with the one recorded before that upgrade; then upgrade to 
 leaves a type, function, trigger, index or column behind, or removes too much, fails with its file named.
 
 Each direction is one run of the project's ``env.py`` on one connection: the schema is read between steps by
-Alembic's ``on_version_apply`` hook, so the gate's cost grows with the number of revisions, not its square.
+Alembic's ``on_version_apply`` hook, and on PostgreSQL only what each step touched is read again
+(:class:`~schemakit.gates.catalog.SchemaReader`), so the gate's cost grows with the number of revisions, not
+its square.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from alembic.script import Script, ScriptDirectory
 from sqlalchemy import Connection
 
 from schemakit.engine import make_engine
-from schemakit.gates.catalog import SchemaObject, describe, snapshot
+from schemakit.gates.catalog import SchemaObject, SchemaReader, describe
 from schemakit.gates.findings import Finding, GateResult
 from schemakit.gates.history import function_line
 from schemakit.migrations.commands import downgrade, upgrade
@@ -40,7 +42,8 @@ def linear_history(script: ScriptDirectory) -> list[Script]:
 class _Steps:
     """An ``on_version_apply`` hook that records each step and, where wanted, the schema after it."""
 
-    def __init__(self, wanted: Collection[str | None]) -> None:
+    def __init__(self, reader: SchemaReader, wanted: Collection[str | None]) -> None:
+        self.reader = reader
         self.wanted = wanted
         self.done: list[str] = []
         self.schemas: dict[str, frozenset[SchemaObject]] = {}
@@ -51,8 +54,8 @@ class _Steps:
         del heads, run_args
         revision = str(step.up_revision_id)
         self.done.append(revision)
-        if revision in self.wanted and ctx.connection is not None:
-            self.schemas[revision] = snapshot(ctx.connection)
+        if revision in self.wanted:
+            self.schemas[revision] = self.reader.read()
 
 
 def check_round_trip(config: Config, settings: DatabaseSettings, *, only: Collection[str] | None = None) -> GateResult:
@@ -89,14 +92,21 @@ class _RoundTrip:
         # The schema before a revision's upgrade is the one after the revision applied before it.
         self.previous = dict(zip(self.revisions, [None, *self.revisions[:-1]], strict=True))
         self.result = GateResult(GATE)
+        self.reader = SchemaReader(connection)
 
     def run(self) -> GateResult:
+        try:
+            return self._run()
+        finally:
+            self.reader.close()
+
+    def _run(self) -> GateResult:
         base = self._snapshot()
-        up = _Steps({self.previous[revision] for revision in self.checked} | set(self.revisions[-1:]))
+        up = _Steps(self.reader, {self.previous[revision] for revision in self.checked} | set(self.revisions[-1:]))
         self._migrate(upgrade, "heads", up)
         before = {revision: up.schemas[p] if (p := self.previous[revision]) else base for revision in self.checked}
         at_head = up.schemas[self.revisions[-1]] if self.revisions else base
-        down = _Steps(set(self.checked))
+        down = _Steps(self.reader, set(self.checked))
         try:
             self._migrate(downgrade, "base", down)
         except Exception as exc:  # any failure of a downgrade is the finding
@@ -155,7 +165,7 @@ class _RoundTrip:
         command(config, destination, connection=self.connection)
 
     def _snapshot(self) -> frozenset[SchemaObject]:
-        schema = snapshot(self.connection)
+        schema = self.reader.read()
         self.connection.commit()
         return schema
 
