@@ -2,9 +2,11 @@
 
 A model with every mixin (UUIDv7 key, timestamps, soft delete, version counter, audit actors) against a plain
 SQLAlchemy model with the same columns, filled by hand, run by ``plain_worker.py`` in a separate process that
-never imports schemakit (so no listener of schemakit's can touch it); and the soft-delete filter against a
-hand-written ``WHERE deleted_at IS NULL``; and a model without schemakit looked up in this process, where
-schemakit's soft-delete models are mapped. The cases alternate run by run, so both sides see the same machine.
+never imports schemakit (so no listener of schemakit's can touch it); the soft-delete filter against a
+hand-written ``WHERE deleted_at IS NULL``; and the plain model's lookups again in a second worker that imports
+schemakit and maps a soft-deletable model, as an application using schemakit does. The cases alternate run by
+run, so both sides see the same machine.
+
 Goals: inserts at most 1.10x the plain model; that model's lookups 1.0x beside schemakit's models; the filter
 at most 1.05x the hand-written one; an update of loaded rows with every mixin (a version check included) at
 most 1.3x a plain model without one, through psycopg, asyncpg and on SQLite.
@@ -28,10 +30,9 @@ from typing import Any, ClassVar
 from sqlalchemy import MetaData, String, delete, make_url, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.orm import Session as SQLAlchemySession
 
 from benchmarks.common import Measurement, header, postgres, save, table, timed
-from benchmarks.plain_worker import sync_url
+from benchmarks.plain_worker import settle, sync_url
 from schemakit import (
     TYPE_ANNOTATION_MAP,
     AuditMixin,
@@ -64,12 +65,11 @@ class WithMixins(UUIDv7PrimaryKeyMixin, TimestampMixin, SoftDeleteMixin, Version
 class PlainWorker:
     """The plain model's side, in its own process (see ``plain_worker.py``)."""
 
-    def __init__(self, url: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-        if self.ask(op="setup", url=url)["schemakit_imported"]:
-            raise SystemExit("the plain baseline's process imported schemakit")
+    def __init__(self, url: str, *, beside_schemakit: bool = False) -> None:
+        arguments = [sys.executable, str(WORKER), *(["--beside-schemakit"] if beside_schemakit else [])]
+        self.process = subprocess.Popen(arguments, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        if self.ask(op="setup", url=url)["schemakit_imported"] is not beside_schemakit:
+            raise SystemExit("the plain model's process imported schemakit, or did not import it, against the plan")
 
     def ask(self, **command: Any) -> dict[str, Any]:
         """Send one command; return the answer."""
@@ -91,25 +91,14 @@ class PlainWorker:
         self.process.wait(timeout=60)
 
 
-class Plain(DeclarativeBase):
-    """A model without schemakit, in this process where schemakit's soft-delete models are mapped."""
-
-
-class PlainHere(Plain):
-    __tablename__ = "bench_plain_here"
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(50))
-
-
 class MixinSide:
     """The every-mixin model's side, in this process, on schemakit's engine and session."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(DatabaseSettings.for_url(sync_url(url)))
-        for metadata in (MixinBase.metadata, Plain.metadata):
-            metadata.drop_all(self.engine)
-            metadata.create_all(self.engine)
+        MixinBase.metadata.drop_all(self.engine)
+        MixinBase.metadata.create_all(self.engine)
 
     def insert(self, rows: int) -> float:
         """Empty the table, then time an ORM insert of ``rows`` rows in one commit."""
@@ -121,6 +110,7 @@ class MixinSide:
                 session.add_all([WithMixins(name=f"row {n}") for n in range(rows)])
                 session.commit()
 
+        settle()
         return timed(insert)
 
     def lookup(self, count: int, *, hand_written: bool) -> float:
@@ -143,22 +133,7 @@ class MixinSide:
                     session.execute(statement(key)).scalar_one()
                     session.expunge_all()
 
-        return timed(lookup)
-
-    def plain_lookup(self, count: int) -> float:
-        """Time ``count`` lookups by id of a model without schemakit, on SQLAlchemy's own session."""
-        with SQLAlchemySession(self.engine) as session:
-            if not session.scalar(select(PlainHere.id).limit(1)):
-                session.add_all([PlainHere(id=uuid.uuid4(), name=f"row {n}") for n in range(count)])
-                session.commit()
-            keys = list(session.scalars(select(PlainHere.id).limit(count)))
-
-        def lookup() -> None:
-            with SQLAlchemySession(self.engine) as session:
-                for key in keys:
-                    session.execute(select(PlainHere).where(PlainHere.id == key)).scalar_one()
-                    session.expunge_all()
-
+        settle()
         return timed(lookup)
 
     def update(self, count: int) -> float:
@@ -173,6 +148,7 @@ class MixinSide:
                     row.name = f"{row.name[:40]}!"
                 session.commit()
 
+            settle()
             return timed(rename_all)
 
     async def _update_async(self, count: int) -> float:
@@ -180,6 +156,7 @@ class MixinSide:
         try:
             async with AsyncSession(engine) as session:
                 rows = list(await session.scalars(select(WithMixins).order_by(WithMixins.id).limit(count)))
+                settle()
                 started = time.perf_counter()
                 with acting_as("bench"):
                     for row in rows:
@@ -192,7 +169,6 @@ class MixinSide:
     def close(self) -> None:
         """Drop the tables."""
         MixinBase.metadata.drop_all(self.engine)
-        Plain.metadata.drop_all(self.engine)
         self.engine.dispose()
 
 
@@ -232,6 +208,7 @@ def main() -> None:
             ]
             sections["Updates of loaded rows, one commit"] += updating[driver]
         plain, mixins = sides["psycopg"]
+        beside = PlainWorker(drivers["psycopg"], beside_schemakit=True)
         for round_ in range(repeats):
             inserts, reads = sections["ORM inserts"], sections["Lookups"]
             inserts[0].samples.append(plain.seconds(op="insert", rows=rows))
@@ -240,12 +217,13 @@ def main() -> None:
                 sides[driver][0].seconds(op="insert", rows=updates)
                 sides[driver][1].insert(updates)
             reads[0].samples.append(plain.seconds(op="lookup", count=lookups))
-            reads[1].samples.append(mixins.plain_lookup(lookups))
+            reads[1].samples.append(beside.seconds(op="lookup", count=lookups))
             reads[2].samples.append(mixins.lookup(lookups, hand_written=True))
             reads[3].samples.append(mixins.lookup(lookups, hand_written=False))
             for driver, (plain_side, mixin_side) in sides.items():
                 updating[driver][0].samples.append(plain_side.seconds(op="update", count=updates))
                 updating[driver][1].samples.append(mixin_side.update(updates))
+        beside.close()
         for plain_side, mixin_side in sides.values():
             plain_side.close()
             mixin_side.close()
