@@ -17,13 +17,28 @@ import logging
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from alembic.runtime.migration import MigrationContext, MigrationInfo
 from alembic.script import Script, ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Column, Connection, Row, String, Table, delete, insert, inspect, select, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    Delete,
+    Insert,
+    Row,
+    String,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from schemakit.errors import MigrationError
@@ -93,6 +108,7 @@ class ChecksumLedger:
         self.accepted = frozenset(accepted)
         #: The heads after the last step recorded (or as :meth:`prepare` found them).
         self.heads: tuple[str, ...] = ()
+        self._upserts: dict[str, Insert] = {}
 
     def prepare(self, connection: Connection, applied_heads: Callable[[], Collection[str]]) -> None:
         """Create the ledger if needed, refuse edited files, and record applied revisions it lacks.
@@ -183,12 +199,24 @@ class ChecksumLedger:
         if revision is None:
             return
         if not step.is_upgrade:
-            connection.execute(delete(self.table).where(self.table.c.revision == revision))
+            connection.execute(self._forget, {"forgotten": revision})
             return
         # One statement a migration: an upsert, in case a stamp or an earlier run left a row.
-        row = _row(revision, self.script.get_revision(revision))
-        upsert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(self.table)
-        connection.execute(upsert.values(row).on_conflict_do_update(index_elements=[self.table.c.revision], set_=row))
+        dialect = connection.dialect.name
+        if dialect not in self._upserts:
+            self._upserts[dialect] = _upsert(self.table, dialect)
+        connection.execute(self._upserts[dialect], _row(revision, self.script.get_revision(revision)))
+
+    @cached_property
+    def _forget(self) -> Delete:
+        return delete(self.table).where(self.table.c.revision == bindparam("forgotten"))
+
+
+def _upsert(table: Table, dialect: str) -> Insert:
+    """The ledger's upsert of one row, built once a run: each migration then pays a round trip, not the build."""
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    written = {name: statement.excluded[name] for name in ("filename", "checksum", "applied_at")}
+    return statement.on_conflict_do_update(index_elements=[table.c.revision], set_=written)
 
 
 def _path(script: Script | None) -> str | None:
