@@ -22,8 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Mapping, Sequence
 from logging.config import fileConfig
 from typing import TYPE_CHECKING, Any
 
@@ -104,7 +103,7 @@ def run_migrations(target_metadata: MetaData, *, version_table: str = "alembic_v
         engine = _sync_engine(settings)
         try:
             with engine.connect() as connection:
-                _run_online(connection, target_metadata, settings, version_table)
+                _run_online(connection, target_metadata, settings, version_table, owned=True)
         finally:
             engine.dispose()
 
@@ -183,8 +182,14 @@ def _online_options(connection: Connection, target_metadata: MetaData, version_t
 
 
 def _run_online(
-    connection: Connection, target_metadata: MetaData, settings: DatabaseSettings, version_table: str
+    connection: Connection,
+    target_metadata: MetaData,
+    settings: DatabaseSettings,
+    version_table: str,
+    *,
+    owned: bool = False,
 ) -> None:
+    """Migrate on ``connection``; ``owned`` says it is closed afterwards, so its session settings need no restoring."""
     options = migration_options(context.config)
     ledger = ChecksumLedger(context.script, accepted=_accepted_edits(options))
     context.configure(
@@ -196,24 +201,28 @@ def _run_online(
         with context.begin_transaction():
             context.run_migrations()
         return
-    with (
-        migration_lock(connection, wait_seconds=settings.migration_lock_wait_s, version_table=version_table),
-        _migration_timeouts(connection, settings),
-    ):
+    with migration_lock(connection, wait_seconds=settings.migration_lock_wait_s, version_table=version_table):
         with begin_or_nest(connection):
+            # In the bookkeeping's transaction: if it fails, the timeouts are rolled back with it.
+            previous = _set_migration_timeouts(connection, settings)
             ledger.prepare(connection, context.get_context().get_current_heads)
             explicit = "app_env" in settings.model_fields_set
             if not explicit:
                 log.warning("APP_ENV is not set: the database's environment marker is left as it is")
             write_environment_marker(connection, settings.app_env if explicit else None)
-        with context.begin_transaction():
-            context.run_migrations()
-        with begin_or_nest(connection):
-            if not ledger.heads:
-                # Back at base (a full downgrade, or a stamp): leave nothing of the project behind, bookkeeping
-                # included. Alembic keeps its own, empty, version table.
-                ledger.remove(connection)
-                remove_environment_marker(connection)
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+            with begin_or_nest(connection):
+                if not ledger.heads:
+                    # Back at base (a full downgrade, or a stamp): leave nothing of the project behind,
+                    # bookkeeping included. Alembic keeps its own, empty, version table.
+                    ledger.remove(connection)
+                    remove_environment_marker(connection)
+        finally:
+            if previous is not None and not owned:
+                with begin_or_nest(connection):
+                    connection.execute(text(f"SELECT {_SET_TIMEOUTS}"), previous)
 
 
 def _run_async(
@@ -234,7 +243,7 @@ def _run_async(
         own = engine or _async_engine(settings)
         try:
             async with own.connect() as connection:
-                await connection.run_sync(_run_online, target_metadata, settings, version_table)
+                await connection.run_sync(_run_online, target_metadata, settings, version_table, owned=engine is None)
         finally:
             if engine is None:
                 await own.dispose()
@@ -273,26 +282,18 @@ def _timeouts(settings: DatabaseSettings) -> Mapping[str, str]:
     }
 
 
-@contextmanager
-def _migration_timeouts(connection: Connection, settings: DatabaseSettings) -> Iterator[None]:
+def _set_migration_timeouts(connection: Connection, settings: DatabaseSettings) -> dict[str, str] | None:
+    """Set the migration's timeouts on a PostgreSQL connection; return the values they replace."""
     if connection.dialect.name != "postgresql":
-        yield
-        return
+        return None
     timeouts = _timeouts(settings)
-    with begin_or_nest(connection):
-        # The CTE is read before the outer query sets anything: one round trip reads the old values and sets
-        # the new ones.
-        previous = connection.execute(
-            text(
-                "WITH previous AS MATERIALIZED (SELECT current_setting('lock_timeout') AS lock, "
-                f"current_setting('statement_timeout') AS statement) SELECT lock, statement, {_SET_TIMEOUTS} "
-                "FROM previous"
-            ),
-            {"lock": timeouts["lock_timeout"], "statement": timeouts["statement_timeout"]},
-        ).one()
-    try:
-        yield
-    finally:
-        with begin_or_nest(connection):
-            restore = {"lock": previous.lock, "statement": previous.statement}
-            connection.execute(text(f"SELECT {_SET_TIMEOUTS}"), restore)
+    # The CTE is read before the outer query sets anything: one round trip reads the old values and sets the new.
+    previous = connection.execute(
+        text(
+            "WITH previous AS MATERIALIZED (SELECT current_setting('lock_timeout') AS lock, "
+            f"current_setting('statement_timeout') AS statement) SELECT lock, statement, {_SET_TIMEOUTS} "
+            "FROM previous"
+        ),
+        {"lock": timeouts["lock_timeout"], "statement": timeouts["statement_timeout"]},
+    ).one()
+    return {"lock": previous.lock, "statement": previous.statement}
