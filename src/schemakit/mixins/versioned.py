@@ -24,11 +24,16 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     Connection,
+    Integer,
+    Select,
     Table,
+    and_,
     any_,
     bindparam,
     event,
     false,
+    func,
+    literal,
     select,
     tuple_,
     update,
@@ -133,21 +138,50 @@ def _check(session: Session, table: Table, rows: dict[tuple[Any, ...], tuple[Ver
         # SQLite locks the whole database for a writer: a write statement that matches nothing takes that lock,
         # so no other writer can come between the check and the flush's own UPDATE.
         connection.execute(update(table).where(false()).values(version=table.c.version))
-    found = _versions(connection, table, list(rows), lock=row_locks)
+    # The server counts the rows still at their loaded version (and locks them): nothing comes back but a number.
+    if _still_loaded(connection, table, rows, lock=row_locks) == len(rows):
+        return
+    found = _versions(connection, table, list(rows))
     stale = [(identity, loaded) for identity, (_, loaded) in rows.items() if found.get(identity) != loaded]
-    if stale:
-        raise ConcurrentUpdateError(_conflict(table, stale, found, len(rows)))
+    raise ConcurrentUpdateError(_conflict(table, stale, found, len(rows)))
 
 
-def _versions(connection: Connection, table: Table, keys: list[tuple[Any, ...]], *, lock: bool) -> dict[Any, int]:
-    """The current versions of the rows with these keys, locked until the transaction ends if ``lock``."""
+def _still_loaded(
+    connection: Connection, table: Table, rows: dict[tuple[Any, ...], tuple[VersionedMixin, int]], *, lock: bool
+) -> int:
+    """How many of the rows are at the version this session loaded; those are locked if ``lock``."""
+    key_columns = list(table.primary_key.columns)
+    matches: list[Select[Any]] = []
+    if len(key_columns) == 1 and connection.dialect.name == "postgresql":
+        # Two array parameters: one statement, whatever the number of rows.
+        key = key_columns[0]
+        loaded = (
+            func.unnest(
+                bindparam("keys", [identity[0] for identity in rows], type_=ARRAY(key.type)),
+                bindparam("versions", [version for _, version in rows.values()], type_=ARRAY(Integer())),
+            )
+            .table_valued("key", "version", name="loaded")
+            .render_derived()
+        )
+        joined = table.join(loaded, and_(key == loaded.c.key, table.c.version == loaded.c.version))
+        matches.append(select(literal(1)).select_from(joined))
+    else:
+        pairs = [(*identity, version) for identity, (_, version) in rows.items()]
+        for chunk in _chunks(pairs, _CHUNK):
+            matches.append(select(literal(1)).where(tuple_(*key_columns, table.c.version).in_(chunk)))
+    counted = 0
+    for match in matches:
+        locked = match.with_for_update(of=table) if lock else match
+        counted += connection.scalar(select(func.count()).select_from(locked.subquery())) or 0
+    return counted
+
+
+def _versions(connection: Connection, table: Table, keys: list[tuple[Any, ...]]) -> dict[Any, int]:
+    """The current versions of the rows with these keys (to name the stale ones)."""
     key_columns = list(table.primary_key.columns)
     found: dict[tuple[Any, ...], int] = {}
     for condition in _matching(connection, key_columns, keys):
-        statement = select(*key_columns, table.c.version).where(condition)
-        if lock:
-            statement = statement.with_for_update()
-        for row in connection.execute(statement):
+        for row in connection.execute(select(*key_columns, table.c.version).where(condition)):
             found[tuple(row[: len(key_columns)])] = row[-1]
     return found
 
