@@ -1,3 +1,4 @@
+import json
 import os
 import re
 import subprocess
@@ -70,3 +71,20 @@ def test_benchmark_figures_quoted_elsewhere_are_those_of_the_benchmarks_page() -
     figures = {figure for line in quoted for figure in FIGURE.findall(line)}
     assert figures, "the README quotes no benchmark figure"
     assert sorted(figure for figure in figures if figure not in docs) == []
+
+
+def test_the_costs_file_holds_the_figures_the_benchmarks_page_quotes() -> None:
+    costs = json.loads((ROOT / "benchmarks" / "results" / "costs.json").read_text())
+    assert set(costs["check_seconds"]) == {"10", "50", "100", "200"}
+    for key in (
+        "check_vs_pytest_alembic_200",
+        "versioned_update_ratio",
+        "lookup_ratio",
+        "env_ratio_200",
+        "seed_vs_copy",
+    ):
+        assert isinstance(costs[key], float), key
+    page = (ROOT / "docs" / "benchmarks.md").read_text()
+    for key in ("check_vs_pytest_alembic_200", "seed_vs_copy"):
+        assert f"{costs[key]:.2f}x" in page, key
+    assert f"{costs['versioned_update_ratio_by_driver']['psycopg']:.2f}x" in page
