@@ -22,7 +22,7 @@ from functools import partial
 from itertools import pairwise
 from pathlib import Path
 
-from benchmarks.common import Measurement, header, postgres, save, table, timed
+from benchmarks.common import ALEMBIC_LOGGING, Measurement, header, postgres, save, table, timed
 
 ROOT = Path(__file__).parent.parent
 
@@ -54,33 +54,15 @@ def alembic_engine():
         engine.dispose()
 """
 
-INI = """
+INI = (
+    """
 [alembic]
 script_location = %(here)s/alembic
 prepend_sys_path = %(here)s
 path_separator = os
-
-[loggers]
-keys = root
-
-[handlers]
-keys = console
-
-[formatters]
-keys = generic
-
-[logger_root]
-level = WARNING
-handlers = console
-
-[handler_console]
-class = StreamHandler
-args = (sys.stderr,)
-formatter = generic
-
-[formatter_generic]
-format = %(levelname)s %(message)s
 """
+    + ALEMBIC_LOGGING
+)
 
 TESTS = """
 from pytest_alembic.tests import test_model_definitions_match_ddl, test_up_down_consistency  # noqa: F401

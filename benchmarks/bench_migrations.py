@@ -24,7 +24,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import URL
 
-from benchmarks.common import Measurement, header, postgres, save, table, timed
+from benchmarks.common import ALEMBIC_LOGGING, Measurement, header, postgres, save, table, timed
 from schemakit import DatabaseSettings
 from schemakit.migrations import make_config
 from schemakit.testing.databases import PostgresTestDatabases
@@ -57,30 +57,6 @@ engine.dispose()
 """
 
 
-# The logging sections of Alembic's own ini template, which both env.py files apply.
-LOGGING = """
-[loggers]
-keys = root
-
-[handlers]
-keys = console
-
-[formatters]
-keys = generic
-
-[logger_root]
-level = WARNING
-handlers = console
-
-[handler_console]
-class = StreamHandler
-args = (sys.stderr,)
-formatter = generic
-
-[formatter_generic]
-format = %%(levelname)-5.5s [%%(name)s] %%(message)s
-"""
-
 ENVS = {"plain": PLAIN_ENV, "schemakit": SCHEMAKIT_ENV}
 
 
@@ -111,7 +87,7 @@ def history(folder: Path, env: str, revisions: int) -> Path:
         (folder / "versions" / f"{20260101000000 + number}_t{number}.py").write_text(textwrap.dedent(body))
         previous = revision
     ini = folder / "alembic.ini"
-    ini.write_text(f"[alembic]\nscript_location = {folder}\n{LOGGING}")
+    ini.write_text(f"[alembic]\nscript_location = {folder}\n{ALEMBIC_LOGGING}")
     return ini
 
 

@@ -16,6 +16,30 @@ from typing import Any
 
 from schemakit.provisioning import PostgresServer, provide_postgres
 
+#: The logging sections of Alembic's own ini template, for the generated projects' alembic.ini files.
+ALEMBIC_LOGGING = """
+[loggers]
+keys = root
+
+[handlers]
+keys = console
+
+[formatters]
+keys = generic
+
+[logger_root]
+level = WARNING
+handlers = console
+
+[handler_console]
+class = StreamHandler
+args = (sys.stderr,)
+formatter = generic
+
+[formatter_generic]
+format = %%(levelname)-5.5s [%%(name)s] %%(message)s
+"""
+
 #: Where a full run's results go; they are committed, so the figures in the docs can be traced to them.
 RESULTS = Path(__file__).parent / "results"
 #: Where ``--quick`` runs go (not committed), so a quick run never overwrites a full one.
