@@ -2,12 +2,13 @@
 
 SQLAlchemy's own ``version_id_col`` checks each row in an ``UPDATE`` of its own, since it needs every row's
 count of matched rows: a flush of 5,000 changed rows costs 5,000 round trips. schemakit checks them together
-instead. When a flush is about to update or delete rows of versioned models, one ``SELECT ... FOR UPDATE`` a
-table reads their versions and locks them until the transaction ends; a row whose version is not the one the
-session loaded (or that is gone) fails the flush before anything is written. The counters are then bumped in
-the objects, so the ``UPDATE`` statements carry them and go as one batch, which no other writer can overtake
-while the rows are locked. SQLite has no row locks: there a write statement that matches nothing takes the
-database's write lock before the versions are read.
+instead. When a flush is about to update or delete rows of versioned models, one statement a table counts, on
+the server, the rows still at the version the session loaded and locks them until the transaction ends
+(``FOR NO KEY UPDATE``, the lock the ``UPDATE`` itself takes); if the count falls short, the stale or vanished
+rows are looked up, named in the error, and nothing is written. The counters are then bumped in the objects,
+so the ``UPDATE`` statements carry them and go as one batch, which no other writer can overtake while the rows
+are locked. SQLite has no row locks: there a write statement that matches nothing takes the database's write
+lock before the versions are counted.
 
 The listener comes with the first versioned model mapped, never with the import alone.
 """
@@ -171,7 +172,8 @@ def _still_loaded(
             matches.append(select(literal(1)).where(tuple_(*key_columns, table.c.version).in_(chunk)))
     counted = 0
     for match in matches:
-        locked = match.with_for_update(of=table) if lock else match
+        # FOR NO KEY UPDATE: the lock the UPDATE itself takes, which lets rows that refer to these be inserted.
+        locked = match.with_for_update(of=table, key_share=True) if lock else match
         counted += connection.scalar(select(func.count()).select_from(locked.subquery())) or 0
     return counted
 
