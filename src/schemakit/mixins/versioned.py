@@ -15,9 +15,10 @@ The listener comes with the first versioned model mapped, never with the import 
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import chain, islice
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import (
@@ -46,6 +47,8 @@ from schemakit.conflicts import ConcurrentUpdateError, VersionMismatchError
 
 __all__ = ["VersionedMixin", "version_column"]
 
+#: The rows of one table a flush claims: by primary key, the object, its loaded version, and whether it is updated.
+_Claims = dict[tuple[Any, ...], tuple["VersionedMixin", int, bool]]
 #: Rows whose versions one ``SELECT`` reads (below every database's limit on bound parameters).
 _CHUNK = 900
 
@@ -95,31 +98,34 @@ def _check_versions_at_flush(_mapper: Mapper[Any], _class: type) -> None:
 
 
 def _claim_versions(session: Session, _flush: UOWTransaction, _instances: Any) -> None:
-    claims: dict[Table, dict[tuple[Any, ...], tuple[VersionedMixin, int]]] = defaultdict(dict)
+    # Per row this runs in the flush of every versioned row, so it stays on plain dictionaries and attributes.
+    claims: dict[Table, _Claims] = defaultdict(dict)
     mappers: dict[Mapper[Any], tuple[Table, frozenset[str]] | None] = {}
-    deleted = session.deleted
-    for instance in chain(session.dirty, deleted):
-        if not isinstance(instance, VersionedMixin):
-            continue
-        state = instance_state(instance)
-        if state.key is None:
-            continue
-        if state.mapper not in mappers:
-            column = version_column(state.mapper)
-            columns = frozenset(state.mapper.column_attrs.keys())
-            mappers[state.mapper] = None if column is None else (column.table, columns)
-        if (found := mappers[state.mapper]) is None:
-            continue
-        table, columns = found
-        if instance not in deleted and not _changed(session, instance, state.committed_state, columns):
-            continue
-        # The version as loaded: the committed value if the application changed the attribute, else the current one.
-        loaded = state.committed_state.get("version")
-        claims[table][state.key[1]] = (instance, loaded if isinstance(loaded, int) else instance.version)
+    for instances, updating in ((session.dirty, True), (session.deleted, False)):
+        for instance in instances:
+            if not isinstance(instance, VersionedMixin):
+                continue
+            state = instance_state(instance)
+            if state.key is None:
+                continue
+            if state.mapper not in mappers:
+                column = version_column(state.mapper)
+                columns = frozenset(state.mapper.column_attrs.keys())
+                mappers[state.mapper] = None if column is None else (column.table, columns)
+            if (found := mappers[state.mapper]) is None:
+                continue
+            table, columns = found
+            committed = state.committed_state
+            if updating and not _changed(session, instance, committed, columns):
+                continue
+            # The version as loaded: the committed value if the application changed it, else the current one.
+            loaded = committed.get("version")
+            loaded = loaded if isinstance(loaded, int) else instance.version
+            claims[table][state.key[1]] = (instance, loaded, updating)
     for table, rows in claims.items():
         _check(session, table, rows)
-        for instance, loaded in rows.values():
-            if instance not in deleted:
+        for instance, loaded, updating in rows.values():
+            if updating:
                 instance.version = loaded + 1
 
 
@@ -131,7 +137,7 @@ def _changed(session: Session, instance: Any, committed: dict[str, Any], columns
     return any(current.get(key, value) != value for key, value in committed.items())
 
 
-def _check(session: Session, table: Table, rows: dict[tuple[Any, ...], tuple[VersionedMixin, int]]) -> None:
+def _check(session: Session, table: Table, rows: _Claims) -> None:
     """Lock the rows and compare their versions with the loaded ones; raise on any difference."""
     connection = session.connection(bind_arguments={"clause": table})
     row_locks = connection.dialect.name != "sqlite"
@@ -143,13 +149,11 @@ def _check(session: Session, table: Table, rows: dict[tuple[Any, ...], tuple[Ver
     if _still_loaded(connection, table, rows, lock=row_locks) == len(rows):
         return
     found = _versions(connection, table, list(rows))
-    stale = [(identity, loaded) for identity, (_, loaded) in rows.items() if found.get(identity) != loaded]
+    stale = [(identity, loaded) for identity, (_, loaded, _) in rows.items() if found.get(identity) != loaded]
     raise ConcurrentUpdateError(_conflict(table, stale, found, len(rows)))
 
 
-def _still_loaded(
-    connection: Connection, table: Table, rows: dict[tuple[Any, ...], tuple[VersionedMixin, int]], *, lock: bool
-) -> int:
+def _still_loaded(connection: Connection, table: Table, rows: _Claims, *, lock: bool) -> int:
     """How many of the rows are at the version this session loaded; those are locked if ``lock``."""
     key_columns = list(table.primary_key.columns)
     matches: list[Select[Any]] = []
@@ -159,16 +163,22 @@ def _still_loaded(
         loaded = (
             func.unnest(
                 bindparam("keys", [identity[0] for identity in rows], type_=ARRAY(key.type)),
-                bindparam("versions", [version for _, version in rows.values()], type_=ARRAY(Integer())),
+                bindparam("versions", [version for _, version, _ in rows.values()], type_=ARRAY(Integer())),
             )
             .table_valued("key", "version", name="loaded")
             .render_derived()
         )
         joined = table.join(loaded, and_(key == loaded.c.key, table.c.version == loaded.c.version))
         matches.append(select(literal(1)).select_from(joined))
+    elif connection.dialect.name == "sqlite" and (pairs := _as_json(connection, key_columns, rows)):
+        # One JSON parameter, read by SQLite's json_each, instead of two bound parameters a row.
+        loaded = func.json_each(bindparam("pairs", pairs)).table_valued("value", name="loaded")
+        key_matches = key_columns[0] == func.json_extract(loaded.c.value, "$[0]")
+        version_matches = table.c.version == func.json_extract(loaded.c.value, "$[1]")
+        matches.append(select(literal(1)).select_from(table.join(loaded, and_(key_matches, version_matches))))
     else:
-        pairs = [(*identity, version) for identity, (_, version) in rows.items()]
-        for chunk in _chunks(pairs, _CHUNK):
+        keyed = [(*identity, version) for identity, (_, version, _) in rows.items()]
+        for chunk in _chunks(keyed, _CHUNK):
             matches.append(select(literal(1)).where(tuple_(*key_columns, table.c.version).in_(chunk)))
     counted = 0
     for match in matches:
@@ -176,6 +186,19 @@ def _still_loaded(
         locked = match.with_for_update(of=table, key_share=True) if lock else match
         counted += connection.scalar(select(func.count()).select_from(locked.subquery())) or 0
     return counted
+
+
+def _as_json(
+    connection: Connection,
+    key_columns: list[Column[Any]],
+    rows: _Claims,
+) -> str | None:
+    """A one-column key as stored, with the loaded version, as JSON pairs; ``None`` for other keys."""
+    if len(key_columns) != 1:
+        return None
+    process = key_columns[0].type.bind_processor(connection.dialect)
+    pairs = [[process(identity[0]) if process else identity[0], version] for identity, (_, version, _) in rows.items()]
+    return json.dumps(pairs) if all(isinstance(stored, str | int) for stored, _ in pairs) else None
 
 
 def _versions(connection: Connection, table: Table, keys: list[tuple[Any, ...]]) -> dict[Any, int]:
