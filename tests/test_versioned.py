@@ -4,16 +4,21 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, String, event, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
 
 from schemakit import (
     ConcurrentUpdateError,
+    DatabaseSettings,
+    VersionedMixin,
     VersionMismatchError,
     async_session_scope,
     make_async_session_factory,
+    make_engine,
+    make_metadata,
     make_session_factory,
     session_scope,
 )
@@ -201,3 +206,43 @@ def test_setting_a_value_it_already_has_writes_nothing(engine: Engine) -> None:
         loaded.name = loaded.name
     with factory() as session:
         assert session.get_one(Product, product.id).version == 1
+
+
+class _TwoColumnKeyBase(DeclarativeBase):
+    metadata = make_metadata()
+
+
+class Slot(VersionedMixin, _TwoColumnKeyBase):
+    """A versioned model keyed by two columns: the check's general path (tuple IN), not the one-key fast ones."""
+
+    __tablename__ = "slots"
+    aisle: Mapped[str] = mapped_column(String(10), primary_key=True)
+    position: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(String(20))
+
+
+def test_a_table_keyed_by_two_columns_is_checked_and_batched_too(empty_database_url: str) -> None:
+    engine = make_engine(DatabaseSettings.for_url(empty_database_url))
+    _TwoColumnKeyBase.metadata.create_all(engine)
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        session.add_all([Slot(aisle="A", position=n, label="new") for n in range(3)])
+    with factory() as mine, factory() as theirs:
+        loaded = mine.scalars(select(Slot).order_by(Slot.position)).all()
+        theirs.get_one(Slot, ("A", 1)).label = "theirs"
+        theirs.commit()
+        for slot in loaded:
+            slot.label = "mine"
+        with pytest.raises(ConcurrentUpdateError, match=r"1 of 3 row\(s\).*slots \('A', 1\) is at version 2"):
+            mine.flush()
+        mine.rollback()
+        for slot in mine.scalars(select(Slot)):
+            slot.label = "mine"
+        mine.commit()
+    with factory() as session:
+        assert [(slot.label, slot.version) for slot in session.scalars(select(Slot).order_by(Slot.position))] == [
+            ("mine", 2),
+            ("mine", 3),
+            ("mine", 2),
+        ]
+    engine.dispose()
