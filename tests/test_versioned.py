@@ -127,9 +127,11 @@ async def test_concurrent_async_writers(async_engine: AsyncEngine) -> None:
         assert (stored.price, stored.version) == (Decimal(winner), 2)
 
 
-def test_sixteen_writers_lose_no_increment(engine: Engine) -> None:
+def test_sixteen_writers_lose_no_increment(engine: Engine, settings: DatabaseSettings) -> None:
     product = saved_product(engine)
-    factory = make_session_factory(engine)
+    # A connection for every writer, so none waits for the pool while the others wait for the row.
+    writers = make_engine(settings.model_copy(update={"pool_size": 16, "max_overflow": 0}))
+    factory = make_session_factory(writers)
     conflicts = []
 
     def increment_a_hundred_times() -> None:
@@ -148,7 +150,8 @@ def test_sixteen_writers_lose_no_increment(engine: Engine) -> None:
     with ThreadPoolExecutor(16) as pool:
         for done in [pool.submit(increment_a_hundred_times) for _ in range(16)]:
             done.result()
-    with factory() as session:
+    writers.dispose()
+    with make_session_factory(engine)() as session:
         stored = session.get_one(Product, product.id)
         assert (stored.price, stored.version) == (Decimal("1610.00"), 1601)
     assert conflicts, "with sixteen writers on one row, some must have met a conflict and retried"
