@@ -8,7 +8,6 @@ schemakit's and Alembic's bookkeeping tables are left out: Alembic's version tab
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Collection
 
@@ -98,15 +97,15 @@ def application_tables(inspector: Inspector) -> list[str]:
     )
 
 
-def _bookkeeping(tables: Collection[str]) -> re.Pattern[str]:
-    """Matches the names of the tables and of what belongs to them (``<table>.<column>``, ``pk_<table>``, ...)."""
-    return re.compile("|".join(rf"{re.escape(table)}(?:[._]|$)|pk_{re.escape(table)}" for table in sorted(tables)))
-
-
 def snapshot(connection: Connection) -> frozenset[SchemaObject]:
     """Every schema object of the connection's database, as comparable tuples."""
     if connection.dialect.name != "postgresql":
-        return _without_bookkeeping(_sqlite(connection))
+        # Every SQLite object is named after its table (``<table>`` or ``<table>.<name>``): grouped by table,
+        # the same bookkeeping rule as PostgreSQL's relations applies.
+        by_table: dict[str, set[SchemaObject]] = defaultdict(set)
+        for obj in _sqlite(connection):
+            by_table[obj[1].split(".", 1)[0]].add(obj)
+        return frozenset().union(*(objects for objects in by_table.values() if not _is_bookkeeping(objects)))
     return frozenset().union(*_read_relations(connection, None).values(), _read_globals(connection))
 
 
@@ -170,17 +169,6 @@ def _is_bookkeeping(objects: set[SchemaObject]) -> bool:
 def _read_globals(connection: Connection) -> set[SchemaObject]:
     rows = connection.execute(text(" UNION ALL ".join(f"({query})" for query in _GLOBAL_PARTS)))
     return {(kind, name, definition or "") for kind, name, definition in rows}
-
-
-def _without_bookkeeping(objects: set[SchemaObject]) -> frozenset[SchemaObject]:
-    columns: dict[str, list[str]] = defaultdict(list)
-    for kind, name, _ in objects:
-        if kind == "column":
-            table, column = name.split(".", 1)
-            columns[table].append(column)
-    bookkeeping = BOOKKEEPING_TABLES | {table for table, names in columns.items() if is_version_table(names)}
-    owned = _bookkeeping(bookkeeping)
-    return frozenset(obj for obj in objects if not owned.match(obj[1]))
 
 
 def _sqlite(connection: Connection) -> set[SchemaObject]:
