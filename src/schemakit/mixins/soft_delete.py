@@ -173,21 +173,29 @@ def _reaches_soft_deleted(statement: Executable) -> bool:
 
 def _mentions_soft_deleted(statement: ClauseElement) -> bool:
     """Whether a soft-deletable table appears in the statement, or is reachable by a relationship of its models."""
-    mappers: list[Mapper[Any]] = []
-    for element in visitors.iterate(statement):
-        if isinstance(element, FromClause) and element in _soft_tables:
-            return True
-        entity = getattr(element, "_annotations", {}).get("parentmapper")
-        if entity is not None:
-            mappers.append(entity)
+    # The final FROM list holds the ORM joins the statement's own elements do not.
+    froms = statement.get_final_froms() if isinstance(statement, Select) else []
+    if any(_names_soft_table(element) for element in (statement, *froms)):
+        return True
+    return any(_reachable_tables(mapper) & _soft_tables for mapper in _mappers(statement))
+
+
+def _names_soft_table(element: ClauseElement) -> bool:
+    return any(isinstance(found, FromClause) and found in _soft_tables for found in visitors.iterate(element))
+
+
+def _mappers(statement: ClauseElement) -> list[Mapper[Any]]:
+    """The models the statement's elements belong to, and those it selects."""
+    mappers = [
+        entity
+        for element in visitors.iterate(statement)
+        if (entity := getattr(element, "_annotations", {}).get("parentmapper")) is not None
+    ]
     if isinstance(statement, Select):
         for description in statement.column_descriptions:
             if (found := inspect(description["entity"], raiseerr=False)) is not None and hasattr(found, "mapper"):
                 mappers.append(found.mapper)
-        for element in statement.get_final_froms():
-            if any(table in _soft_tables for table in visitors.iterate(element) if isinstance(table, FromClause)):
-                return True
-    return any(_reachable_tables(mapper) & _soft_tables for mapper in mappers)
+    return mappers
 
 
 def _reachable_tables(mapper: Mapper[Any]) -> set[FromClause]:
