@@ -38,7 +38,7 @@ def read_environment_marker(connection: Connection) -> str | None:
     """Return the environment the database is marked with, or ``None`` if it has no marker."""
     if not inspect(connection).has_table(ENVIRONMENT_TABLE):
         return None
-    return connection.scalar(select(_table.c.value).where(_table.c.key == _KEY))
+    return _stored(connection)
 
 
 def remove_environment_marker(connection: Connection) -> None:
@@ -59,7 +59,7 @@ def write_environment_marker(connection: Connection, environment: AppEnv | None)
         _table.create(connection)
     if environment is None:
         return
-    current = connection.scalar(select(_table.c.value).where(_table.c.key == _KEY)) if existed else None
+    current = _stored(connection) if existed else None
     if current == environment:
         return
     if current == AppEnv.PRODUCTION:
@@ -70,3 +70,7 @@ def write_environment_marker(connection: Connection, environment: AppEnv | None)
         connection.execute(insert(_table).values(key=_KEY, **values))
     else:
         connection.execute(update(_table).where(_table.c.key == _KEY).values(values))
+
+
+def _stored(connection: Connection) -> str | None:
+    return connection.scalar(select(_table.c.value).where(_table.c.key == _KEY))

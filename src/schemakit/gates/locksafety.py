@@ -341,12 +341,17 @@ def squawk_findings(
     Raises:
         FileNotFoundError: If squawk is not installed (``pip install schemakit[check]``).
     """
+    return _squawk_findings(config, linear_history(ScriptDirectory.from_config(config)), only, postgres_version)
+
+
+def _squawk_findings(
+    config: Config, revisions: list[Script], only: Collection[str] | None, postgres_version: int
+) -> list[Finding]:
     squawk = _squawk()
     if squawk is None:
         raise FileNotFoundError("squawk is not installed: pip install schemakit[check]")
-    revisions = linear_history(ScriptDirectory.from_config(config))
     scripts = _offline_scripts(config, revisions)
-    wanted = [r for r in revisions if only is None or str(Path(r.path).resolve()) in only]
+    wanted = _wanted(revisions, only)
     findings: list[Finding] = []
     with tempfile.TemporaryDirectory(prefix="schemakit-squawk-") as folder:
         files = {}
@@ -383,12 +388,16 @@ def check_lock_safety(
 ) -> GateResult:
     """Run both linters over the project's revisions (those in ``only``, if given), for ``postgres_version``."""
     result = GateResult(GATE)
-    for script in linear_history(ScriptDirectory.from_config(config)):
-        path = Path(script.path).resolve()
-        if only is None or str(path) in only:
-            result.findings.extend(lint_operations(path))
+    revisions = linear_history(ScriptDirectory.from_config(config))
+    for script in _wanted(revisions, only):
+        result.findings.extend(lint_operations(Path(script.path).resolve()))
     try:
-        result.findings.extend(squawk_findings(config, only=only, postgres_version=postgres_version))
+        result.findings.extend(_squawk_findings(config, revisions, only, postgres_version))
     except FileNotFoundError as exc:
         result.findings.append(Finding(GATE, "squawk-missing", str(exc)))
     return result
+
+
+def _wanted(revisions: list[Script], only: Collection[str] | None) -> list[Script]:
+    """The revisions whose files are in ``only`` (all of them without it)."""
+    return [revision for revision in revisions if only is None or str(Path(revision.path).resolve()) in only]

@@ -123,7 +123,7 @@ class ChecksumLedger:
         existed = inspect(connection).has_table(self.table.name, schema=self.table.schema)
         if not existed:
             self.table.create(connection)
-        rows = list(connection.execute(select(self.table).order_by(self.table.c.applied_at))) if existed else []
+        rows = self._recorded(connection) if existed else []
         refused = []
         for item in self._edited(rows):
             if item.current is not None and (ACCEPT_ALL in self.accepted or item.revision in self.accepted):
@@ -164,7 +164,10 @@ class ChecksumLedger:
         """The applied revisions whose files changed (or are gone) since they were recorded; only reads."""
         if not inspect(connection).has_table(self.table.name, schema=self.table.schema):
             return []
-        return self._edited(connection.execute(select(self.table).order_by(self.table.c.applied_at)))
+        return self._edited(self._recorded(connection))
+
+    def _recorded(self, connection: Connection) -> list[Row[Any]]:
+        return list(connection.execute(select(self.table).order_by(self.table.c.applied_at)))
 
     def _edited(self, rows: Iterable[Row[Any]]) -> list[EditedMigration]:
         edited = []

@@ -98,7 +98,8 @@ def prepare_rows(plan: ModelPlan, keys: Mapping[str, KeyedRows]) -> list[Prepare
     )
     for number, row in enumerate(plan.fixture.rows, start=1):
         fields = tuple(row)
-        recipe = recipes.get(fields) or recipes.setdefault(fields, _recipe(plan, fields, number))
+        if (recipe := recipes.get(fields)) is None:
+            recipe = recipes[fields] = _recipe(plan, fields, number)
         values: dict[str, Any] = {}
         for name, column_name, convert, nullable in recipe.columns:
             value = row[name]
