@@ -45,7 +45,7 @@ from alembic.script import Script, ScriptDirectory
 
 from schemakit.gates.findings import Finding, GateResult
 from schemakit.gates.history import function_line
-from schemakit.gates.roundtrip import linear_history
+from schemakit.gates.roundtrip import linear_history, selected
 from schemakit.migrations.options import with_options
 from schemakit.settings import DatabaseSettings
 
@@ -351,7 +351,7 @@ def _squawk_findings(
     if squawk is None:
         raise FileNotFoundError("squawk is not installed: pip install schemakit[check]")
     scripts = _offline_scripts(config, revisions)
-    wanted = _wanted(revisions, only)
+    wanted = selected(revisions, only)
     findings: list[Finding] = []
     with tempfile.TemporaryDirectory(prefix="schemakit-squawk-") as folder:
         files = {}
@@ -389,15 +389,10 @@ def check_lock_safety(
     """Run both linters over the project's revisions (those in ``only``, if given), for ``postgres_version``."""
     result = GateResult(GATE)
     revisions = linear_history(ScriptDirectory.from_config(config))
-    for script in _wanted(revisions, only):
+    for script in selected(revisions, only):
         result.findings.extend(lint_operations(Path(script.path).resolve()))
     try:
         result.findings.extend(_squawk_findings(config, revisions, only, postgres_version))
     except FileNotFoundError as exc:
         result.findings.append(Finding(GATE, "squawk-missing", str(exc)))
     return result
-
-
-def _wanted(revisions: list[Script], only: Collection[str] | None) -> list[Script]:
-    """The revisions whose files are in ``only`` (all of them without it)."""
-    return [revision for revision in revisions if only is None or str(Path(revision.path).resolve()) in only]

@@ -29,7 +29,7 @@ from schemakit.migrations.commands import downgrade, upgrade
 from schemakit.migrations.options import with_options
 from schemakit.settings import DatabaseSettings
 
-__all__ = ["check_round_trip", "linear_history"]
+__all__ = ["check_round_trip", "linear_history", "selected"]
 
 GATE = "round-trip"
 
@@ -37,6 +37,11 @@ GATE = "round-trip"
 def linear_history(script: ScriptDirectory) -> list[Script]:
     """The revisions from base to head, in the order they are applied."""
     return list(reversed(list(script.walk_revisions("base", "heads"))))
+
+
+def selected(revisions: list[Script], only: Collection[str] | None) -> list[Script]:
+    """The revisions whose files are in ``only`` (resolved paths), or all of them without it."""
+    return [revision for revision in revisions if only is None or str(Path(revision.path).resolve()) in only]
 
 
 class _Steps:
@@ -88,7 +93,7 @@ class _RoundTrip:
         self.connection = connection
         self.revisions = [revision.revision for revision in revisions]
         self.paths = {revision.revision: str(Path(revision.path).resolve()) for revision in revisions}
-        self.checked = [revision for revision in self.revisions if only is None or self.paths[revision] in only]
+        self.checked = [revision.revision for revision in selected(revisions, only)]
         # The schema before a revision's upgrade is the one after the revision applied before it.
         self.previous = dict(zip(self.revisions, [None, *self.revisions[:-1]], strict=True))
         self.result = GateResult(GATE)
