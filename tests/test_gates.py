@@ -137,7 +137,7 @@ def test_round_trip_checks_only_the_revisions_asked_for(project: Path, empty_dat
     assert [(f.rule, f.file) for f in findings] == expected
 
 
-def test_drift_prints_the_migration_it_would_write(project: Path, empty_database_url: str) -> None:
+def test_drift_prints_the_migration_it_would_write(project: Path, empty_database_url: str, dialect: str) -> None:
     (project / "alembic" / "env.py").write_text(
         "from sqlalchemy import Column, MetaData, String\n"
         "from tests.library.models import LibraryBase as Base\n"
@@ -152,7 +152,9 @@ def test_drift_prints_the_migration_it_would_write(project: Path, empty_database
     result = check_drift(configure(project, empty_database_url), settings)
     (finding,) = result.findings
     assert finding.rule == "models-differ"
-    assert "op.add_column('users', sa.Column('nickname', sa.String(length=30), nullable=True))" in (
+    # On PostgreSQL a column added to an existing table is written in its online form.
+    operation = "add_column_online" if dialect == "postgresql" else "add_column"
+    assert f"op.{operation}('users', sa.Column('nickname', sa.String(length=30), nullable=True))" in (
         finding.detail or ""
     )
     assert check_drift(configure(copy_project(project.parent / "clean"), empty_database_url), settings).passed

@@ -83,6 +83,8 @@ class DatabaseSettings(BaseSettings):
     migration_statement_timeout_ms: int = Field(
         default=0, ge=0, le=_MAX_TIMEOUT_MS, alias="DB_MIGRATION_STATEMENT_TIMEOUT_MS"
     )
+    online_lock_timeout_ms: int = Field(default=100, ge=1, le=_MAX_TIMEOUT_MS, alias="DB_ONLINE_LOCK_TIMEOUT_MS")
+    online_lock_budget_s: float = Field(default=60.0, ge=0, le=86_400, alias="DB_ONLINE_LOCK_BUDGET_S")
 
     @field_validator("database_url")
     @classmethod

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Mapper
 
 __all__ = [
+    "KEEP_UPDATED_AT_SETTING",
     "SET_UPDATED_AT_FUNCTION",
     "UPDATED_AT_TRIGGER",
     "UUID7_FUNCTION",
@@ -40,6 +41,7 @@ __all__ = [
     "drop_updated_at_trigger_ddl",
     "functions_ddl",
     "needs_functions",
+    "set_updated_at_function_ddl",
     "updated_at_trigger_ddl",
     "updated_at_trigger_name",
     "uuid7_server_default",
@@ -51,6 +53,8 @@ UUID7_FUNCTION = "schemakit_uuid7"
 #: The PostgreSQL trigger function that refreshes ``updated_at``.
 SET_UPDATED_AT_FUNCTION = "schemakit_set_updated_at"
 
+#: The PostgreSQL setting that keeps the ``updated_at`` trigger from moving ``updated_at`` (a backfill sets it).
+KEEP_UPDATED_AT_SETTING = "schemakit.keep_updated_at"
 #: The ``Column.info`` key that asks for an ``updated_at`` trigger on the column's table.
 UPDATED_AT_TRIGGER = "schemakit.updated_at_trigger"
 
@@ -128,16 +132,25 @@ def functions_ddl(dialect: str, server_version: tuple[int | str, ...] | None = N
     return [
         f"CREATE OR REPLACE FUNCTION {UUID7_FUNCTION}() RETURNS uuid "
         f"LANGUAGE plpgsql VOLATILE PARALLEL SAFE AS $$\n{uuid7_body.strip()}\n$$",
+        set_updated_at_function_ddl(),
+    ]
+
+
+def set_updated_at_function_ddl() -> str:
+    """The ``CREATE OR REPLACE FUNCTION`` statement of the ``updated_at`` trigger function (PostgreSQL)."""
+    return (
         f"CREATE OR REPLACE FUNCTION {SET_UPDATED_AT_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
         "BEGIN\n"
-        "    -- An UPDATE that sets updated_at itself (as the ORM does) keeps its value.\n"
-        "    IF NEW.updated_at IS NOT DISTINCT FROM OLD.updated_at THEN\n"
+        "    -- An UPDATE that sets updated_at itself (as the ORM does) keeps its value, and so does a backfill\n"
+        "    -- that asks for it with the session setting.\n"
+        "    IF NEW.updated_at IS NOT DISTINCT FROM OLD.updated_at\n"
+        f"       AND current_setting('{KEEP_UPDATED_AT_SETTING}', true) IS DISTINCT FROM 'on' THEN\n"
         "        NEW.updated_at := clock_timestamp();\n"
         "    END IF;\n"
         "    RETURN NEW;\n"
         "END\n"
-        "$$",
-    ]
+        "$$"
+    )
 
 
 def drop_functions_ddl(dialect: str) -> list[str]:

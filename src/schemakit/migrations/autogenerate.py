@@ -6,6 +6,7 @@
 * Column types and defaults rendered without importing application code: :class:`~schemakit.types.UTCDateTime`
   becomes ``sa.DateTime(timezone=True)``, and the id's server default ``uuid7_server_default()``, from
   :mod:`schemakit.sql`, which compiles for each dialect so one migration runs on PostgreSQL and SQLite.
+* The online operations for changes to tables that exist (:mod:`schemakit.migrations.online.rewrite`).
 * No empty revision file when nothing changed (:func:`skip_empty_revision`).
 * schemakit's checksum ledger is never proposed for removal (:func:`include_name`).
 """
@@ -26,6 +27,7 @@ from sqlalchemy import Connection, DefaultClause, MetaData, Table, text
 
 from schemakit.environment_marker import ENVIRONMENT_TABLE
 from schemakit.migrations.checksums import CHECKSUM_TABLE
+from schemakit.migrations.online.rewrite import write_online_forms
 from schemakit.migrations.operations import (
     CreateSchemakitFunctionsOp,
     CreateUpdatedAtTriggerOp,
@@ -79,6 +81,7 @@ def skip_empty_revision(
     if not directives:
         return
     script = directives[0]
+    write_online_forms(script, migration_context.dialect.name)
     capture = migration_options(context.config).capture_revision
     if capture is not None:
         if script.upgrade_ops is not None and not script.upgrade_ops.is_empty():

@@ -54,9 +54,14 @@ def make_config(
     return with_options(Config(str(path)), settings=settings, accept_edited=accept_edited, configure_logging=False)
 
 
-def upgrade(config: Config, revision: str = "head", *, connection: Connection | None = None) -> None:
-    """Upgrade to ``revision``, on ``connection`` if given, else on one built from the settings."""
-    command.upgrade(_on(config, connection), revision)
+def upgrade(
+    config: Config, revision: str = "head", *, connection: Connection | None = None, phase: str | None = None
+) -> None:
+    """Upgrade to ``revision``, on ``connection`` if given, else on one built from the settings.
+
+    ``phase="expand"`` stops before the first pending contract revision (:mod:`schemakit.migrations.phases`).
+    """
+    command.upgrade(_on(with_options(config, phase=phase) if phase else config, connection), revision)
 
 
 def downgrade(config: Config, revision: str, *, connection: Connection | None = None) -> None:

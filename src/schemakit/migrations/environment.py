@@ -37,7 +37,10 @@ from schemakit.errors import MigrationError
 from schemakit.migrations.autogenerate import include_name, render_item, skip_empty_revision
 from schemakit.migrations.checksums import ChecksumLedger
 from schemakit.migrations.locking import migration_lock
+from schemakit.migrations.online.backfill import clear_finished_backfills
+from schemakit.migrations.online.context import ONLINE_OPTION, POLICY_OPTION, LockRetryPolicy
 from schemakit.migrations.options import CONNECTION_ATTRIBUTE, MigrationOptions, migration_options
+from schemakit.migrations.phases import CONTRACT, EXPAND, PHASE_ARGUMENT, PHASES, stop_before_contract
 from schemakit.settings import DatabaseSettings, describe_settings_error
 
 if TYPE_CHECKING:
@@ -192,11 +195,22 @@ def _run_online(
     """Migrate on ``connection``; ``owned`` says it is closed afterwards, so its session settings need no restoring."""
     options = migration_options(context.config)
     ledger = ChecksumLedger(context.script, accepted=_accepted_edits(options))
-    context.configure(
-        connection=connection,
-        on_version_apply=_each((ledger.record, *options.on_version_apply)),
+
+    def clear_backfills(**_step: Any) -> None:
+        clear_finished_backfills(connection)
+
+    configuration = {
+        "connection": connection,
+        "on_version_apply": _each((ledger.record, clear_backfills, *options.on_version_apply)),
+        # Online operations leave the migration's transaction, unless the caller holds one around the run.
+        ONLINE_OPTION: not connection.in_transaction(),
+        POLICY_OPTION: LockRetryPolicy.from_settings(settings),
         **_online_options(connection, target_metadata, version_table),
-    )
+    }
+    context.configure(**configuration)
+    if _phase(options) == EXPAND:
+        steps = context.get_context().environment_context.context_opts["fn"]  # type: ignore[union-attr]
+        context.configure(**configuration, fn=stop_before_contract(steps))
     if not _changes_schema():
         with context.begin_transaction():
             context.run_migrations()
@@ -267,12 +281,27 @@ def _async_engine(settings: DatabaseSettings) -> AsyncEngine:
     return make_async_engine(_engine_settings(settings), **_ENGINE_POLICY)
 
 
+def _phase(options: MigrationOptions) -> str | None:
+    given = context.get_x_argument(as_dictionary=True).get(PHASE_ARGUMENT) or options.phase
+    if given is not None and given not in PHASES:
+        raise MigrationError(f"-x phase={given} is not a phase; use -x phase=expand to stop before contract revisions")
+    if given == CONTRACT:
+        raise MigrationError("-x phase=contract is implied: run without -x phase to apply the contract revisions")
+    return given
+
+
 def _accepted_edits(options: MigrationOptions) -> frozenset[str]:
     given = str(context.get_x_argument(as_dictionary=True).get(ACCEPT_EDITED_ARGUMENT, ""))
     return options.accept_edited | {part.strip() for part in given.split(",") if part.strip()}
 
 
-_SET_TIMEOUTS = "set_config('lock_timeout', :lock, false), set_config('statement_timeout', :statement, false)"
+_SET_TIMEOUTS = (
+    "set_config('lock_timeout', :lock, false), set_config('statement_timeout', :statement, false), "
+    "set_config('client_connection_check_interval', :check, false)"
+)
+# A killed migration's server backend notices its client is gone within this time, and stops: its locks, the
+# migration lock among them, are not held for the rest of a long statement while the next run waits.
+_CLIENT_CHECK_INTERVAL = "1s"
 
 
 def _timeouts(settings: DatabaseSettings) -> Mapping[str, str]:
@@ -291,9 +320,10 @@ def _set_migration_timeouts(connection: Connection, settings: DatabaseSettings) 
     previous = connection.execute(
         text(
             "WITH previous AS MATERIALIZED (SELECT current_setting('lock_timeout') AS lock, "
-            f"current_setting('statement_timeout') AS statement) SELECT lock, statement, {_SET_TIMEOUTS} "
-            "FROM previous"
+            "current_setting('statement_timeout') AS statement, "
+            "current_setting('client_connection_check_interval') AS client_check) "
+            f"SELECT lock, statement, client_check, {_SET_TIMEOUTS} FROM previous"
         ),
-        {"lock": timeouts["lock_timeout"], "statement": timeouts["statement_timeout"]},
+        {"lock": timeouts["lock_timeout"], "statement": timeouts["statement_timeout"], "check": _CLIENT_CHECK_INTERVAL},
     ).one()
-    return {"lock": previous.lock, "statement": previous.statement}
+    return {"lock": previous.lock, "statement": previous.statement, "check": previous.client_check}

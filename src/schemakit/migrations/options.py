@@ -42,6 +42,8 @@ class MigrationOptions:
         on_version_apply: Callables Alembic calls after each applied step (its ``on_version_apply`` hook, with
             ``ctx``, ``step``, ``heads`` and ``run_args``), after schemakit's own bookkeeping; the round-trip
             gate reads the schema between steps this way.
+        phase: ``"expand"`` stops an upgrade before the first pending contract revision (as ``-x phase=expand``
+            does; see :mod:`schemakit.migrations.phases`).
     """
 
     settings: DatabaseSettings | None = None
@@ -49,6 +51,7 @@ class MigrationOptions:
     configure_logging: bool = True
     capture_revision: list[str] | None = field(default=None, compare=False)
     on_version_apply: tuple[Callable[..., None], ...] = field(default=(), compare=False)
+    phase: str | None = None
 
 
 def migration_options(config: Config) -> MigrationOptions:
@@ -65,6 +68,7 @@ def with_options(
     configure_logging: bool | None = None,
     capture_revision: list[str] | None = None,
     on_version_apply: Collection[Callable[..., None]] | None = None,
+    phase: str | None = None,
     attributes: dict[str, Any] | None = None,
 ) -> Config:
     """A copy of ``config`` whose options differ by what is given; ``config`` itself is left as it is.
@@ -76,6 +80,7 @@ def with_options(
         configure_logging: Replaces the logging choice.
         capture_revision: Replaces the capture list.
         on_version_apply: Replaces the step callbacks.
+        phase: Replaces the phase an upgrade stops at.
         attributes: Further ``config.attributes`` entries for the copy (a ``"connection"``, say).
 
     Returns:
@@ -93,6 +98,8 @@ def with_options(
         changes["capture_revision"] = capture_revision
     if on_version_apply is not None:
         changes["on_version_apply"] = tuple(on_version_apply)
+    if phase is not None:
+        changes["phase"] = phase
     # A shallow copy keeps the parsed ini file and command-line options; only the attributes are new, and
     # Config.attributes is a plain dict that Alembic memoizes on the instance.
     copied = copy.copy(config)

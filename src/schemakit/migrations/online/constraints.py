@@ -1,0 +1,272 @@
+"""Constraints checked against existing rows without holding a lock that stops writers.
+
+* ``op.create_foreign_key_online(...)`` and ``op.create_check_constraint_online(...)``: the constraint is
+  added ``NOT VALID`` (a brief lock, retried; new rows are checked from then on), then ``VALIDATE CONSTRAINT``
+  checks the existing rows in a transaction of its own, under a lock that lets writes through.
+* ``op.set_not_null_online(table, column)``: ``CHECK (column IS NOT NULL) NOT VALID``, ``VALIDATE``, then
+  ``SET NOT NULL``, which PostgreSQL proves from the valid check without scanning, and the check is dropped.
+* ``op.drop_constraint_online(name, table)`` and ``op.drop_not_null_online(table, column)``: the reverses.
+
+Each takes the arguments of Alembic's plain operation; on SQLite each does that plain operation (batch mode).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from alembic.operations import Operations, ops
+from sqlalchemy import Constraint
+from sqlalchemy.schema import AddConstraint
+
+from schemakit.migrations.online.context import (
+    catalog_value,
+    is_online,
+    outside_transaction,
+    qualified,
+    table_change,
+    with_lock_retry,
+)
+from schemakit.naming import shorten_identifier
+
+__all__ = [
+    "CreateCheckConstraintOnlineOp",
+    "CreateForeignKeyOnlineOp",
+    "DropConstraintOnlineOp",
+    "DropNotNullOnlineOp",
+    "SetNotNullOnlineOp",
+    "not_null_check_name",
+]
+
+log = logging.getLogger("schemakit.migrations.online")
+
+
+@Operations.register_operation("create_foreign_key_online")
+class CreateForeignKeyOnlineOp(ops.CreateForeignKeyOp):
+    """Add a foreign key ``NOT VALID``, then validate it without blocking writes."""
+
+    @classmethod
+    def create_foreign_key_online(  # noqa: PLR0917 - the positional arguments of op.create_foreign_key
+        cls,
+        operations: Operations,
+        constraint_name: str | None,
+        source_table: str,
+        referent_table: str,
+        local_cols: list[str],
+        remote_cols: list[str],
+        **kw: Any,
+    ) -> Any:
+        """Add ``constraint_name``; the arguments are those of ``op.create_foreign_key``."""
+        return operations.invoke(cls(constraint_name, source_table, referent_table, local_cols, remote_cols, **kw))
+
+    def reverse(self) -> DropConstraintOnlineOp:
+        """The operation that undoes this one."""
+        return DropConstraintOnlineOp(
+            str(self.constraint_name), self.source_table, type_="foreignkey", schema=self.kw.get("source_schema")
+        )
+
+
+@Operations.register_operation("create_check_constraint_online")
+class CreateCheckConstraintOnlineOp(ops.CreateCheckConstraintOp):
+    """Add a CHECK constraint ``NOT VALID``, then validate it without blocking writes."""
+
+    @classmethod
+    def create_check_constraint_online(
+        cls,
+        operations: Operations,
+        constraint_name: str | None,
+        table_name: str,
+        condition: Any,
+        *,
+        schema: str | None = None,
+        **kw: Any,
+    ) -> Any:
+        """Add ``constraint_name``; the arguments are those of ``op.create_check_constraint``."""
+        return operations.invoke(cls(constraint_name, table_name, condition, schema=schema, **kw))
+
+    def reverse(self) -> DropConstraintOnlineOp:
+        """The operation that undoes this one."""
+        return DropConstraintOnlineOp(str(self.constraint_name), self.table_name, type_="check", schema=self.schema)
+
+
+@Operations.register_operation("drop_constraint_online")
+class DropConstraintOnlineOp(ops.DropConstraintOp):
+    """Drop a constraint, if it exists, waiting only briefly for the lock (retried)."""
+
+    @classmethod
+    def drop_constraint_online(
+        cls,
+        operations: Operations,
+        constraint_name: str,
+        table_name: str,
+        type_: str | None = None,
+        *,
+        schema: str | None = None,
+    ) -> Any:
+        """Drop ``constraint_name`` from ``table_name``; the arguments are those of ``op.drop_constraint``."""
+        return operations.invoke(cls(constraint_name, table_name, type_=type_, schema=schema))
+
+    def reverse(self) -> Any:
+        """The operation that undoes this one (known when autogenerate wrote it)."""
+        from schemakit.migrations.online.rewrite import online_form  # noqa: PLC0415 - a cycle
+
+        return online_form(super().reverse())
+
+
+def _exists(operations: Operations, name: str, table: str, schema: str | None) -> tuple[bool, bool]:
+    """Whether the constraint exists, and whether it is validated."""
+    validated = catalog_value(
+        operations,
+        "SELECT convalidated FROM pg_constraint WHERE conname = :name AND conrelid = to_regclass(:table)",
+        {"name": name, "table": qualified(table, schema)},
+    )
+    return validated is not None, bool(validated)
+
+
+def _add_and_validate(operations: Operations, constraint: Constraint, table: str, schema: str | None) -> None:
+    name = str(constraint.name)
+    with outside_transaction(operations):
+        exists, validated = _exists(operations, name, table, schema)
+        if not exists:
+            constraint.dialect_kwargs["postgresql_not_valid"] = True
+            with_lock_retry(operations, AddConstraint(constraint), table=table, schema=schema)
+        if not validated:
+            validate = f"ALTER TABLE {qualified(table, schema)} VALIDATE CONSTRAINT {qualified(name, None)}"
+            with_lock_retry(operations, validate, table=table, schema=schema)
+        else:
+            log.info("constraint %s exists and is valid: nothing to add", name)
+
+
+@Operations.implementation_for(CreateForeignKeyOnlineOp)
+def _create_foreign_key(operations: Operations, operation: CreateForeignKeyOnlineOp) -> None:
+    table, schema = operation.source_table, operation.kw.get("source_schema")
+    if is_online(operations):
+        _add_and_validate(operations, operation.to_constraint(operations.get_context()), table, schema)
+        return
+    with table_change(operations, table, schema) as change:
+        arguments = (operation.constraint_name,) if change is not operations else (operation.constraint_name, table)
+        change.create_foreign_key(
+            *arguments, operation.referent_table, operation.local_cols, operation.remote_cols, **operation.kw
+        )
+
+
+@Operations.implementation_for(CreateCheckConstraintOnlineOp)
+def _create_check(operations: Operations, operation: CreateCheckConstraintOnlineOp) -> None:
+    table, schema = operation.table_name, operation.schema
+    if is_online(operations):
+        _add_and_validate(operations, operation.to_constraint(operations.get_context()), table, schema)
+        return
+    with table_change(operations, table, schema) as change:
+        arguments = (operation.constraint_name,) if change is not operations else (operation.constraint_name, table)
+        change.create_check_constraint(*arguments, operation.condition, **operation.kw)
+
+
+@Operations.implementation_for(DropConstraintOnlineOp)
+def _drop_constraint(operations: Operations, operation: DropConstraintOnlineOp) -> None:
+    table, schema, name = operation.table_name, operation.schema, str(operation.constraint_name)
+    if is_online(operations):
+        with outside_transaction(operations):
+            statement = f"ALTER TABLE {qualified(table, schema)} DROP CONSTRAINT IF EXISTS {qualified(name, None)}"
+            with_lock_retry(operations, statement, table=table, schema=schema)
+        return
+    with table_change(operations, table, schema) as change:
+        given = operation.constraint_name  # as given: op.f() marks a name the naming convention leaves alone
+        arguments = (given,) if change is not operations else (given, table)
+        change.drop_constraint(*arguments, type_=operation.constraint_type)
+
+
+def not_null_check_name(table: str, column: str) -> str:
+    """The temporary CHECK constraint :class:`SetNotNullOnlineOp` validates: ``ck_<table>_<column>_not_null``."""
+    return shorten_identifier(f"ck_{table}_{column}_not_null")
+
+
+class _ColumnOperation(ops.MigrateOperation):
+    def __init__(self, table_name: str, column_name: str, *, schema: str | None = None) -> None:
+        self.table_name = table_name
+        self.column_name = column_name
+        self.schema = schema
+
+
+@Operations.register_operation("set_not_null_online")
+class SetNotNullOnlineOp(_ColumnOperation):
+    """Make a column NOT NULL, proving it with a validated CHECK first, so no long scan runs under lock."""
+
+    @classmethod
+    def set_not_null_online(
+        cls, operations: Operations, table_name: str, column_name: str, *, schema: str | None = None
+    ) -> Any:
+        """Make ``table_name.column_name`` NOT NULL."""
+        return operations.invoke(cls(table_name, column_name, schema=schema))
+
+    def reverse(self) -> DropNotNullOnlineOp:
+        """The operation that undoes this one."""
+        return DropNotNullOnlineOp(self.table_name, self.column_name, schema=self.schema)
+
+
+@Operations.register_operation("drop_not_null_online")
+class DropNotNullOnlineOp(_ColumnOperation):
+    """Let a column hold NULL again (a brief lock, retried)."""
+
+    @classmethod
+    def drop_not_null_online(
+        cls, operations: Operations, table_name: str, column_name: str, *, schema: str | None = None
+    ) -> Any:
+        """Let ``table_name.column_name`` hold NULL."""
+        return operations.invoke(cls(table_name, column_name, schema=schema))
+
+    def reverse(self) -> SetNotNullOnlineOp:
+        """The operation that undoes this one."""
+        return SetNotNullOnlineOp(self.table_name, self.column_name, schema=self.schema)
+
+
+def _alter_nullable(operations: Operations, operation: _ColumnOperation, *, nullable: bool) -> None:
+    table, schema = operation.table_name, operation.schema
+    with table_change(operations, table, schema) as change:
+        arguments = () if change is not operations else (table,)
+        change.alter_column(
+            *arguments, operation.column_name, nullable=nullable, **({"schema": schema} if arguments else {})
+        )
+
+
+@Operations.implementation_for(SetNotNullOnlineOp)
+def _set_not_null(operations: Operations, operation: SetNotNullOnlineOp) -> None:
+    if not is_online(operations):
+        _alter_nullable(operations, operation, nullable=False)
+        return
+    table, column, schema = operation.table_name, operation.column_name, operation.schema
+    target, check = qualified(table, schema), not_null_check_name(table, column)
+    with outside_transaction(operations):
+        not_null = catalog_value(
+            operations,
+            "SELECT attnotnull FROM pg_attribute WHERE attrelid = to_regclass(:table) AND attname = :column",
+            {"table": target, "column": column},
+        )
+        exists, validated = _exists(operations, check, table, schema)
+        if not not_null:
+            if not exists:
+                statement = (
+                    f"ALTER TABLE {target} ADD CONSTRAINT {qualified(check, None)} "
+                    f"CHECK ({qualified(column, None)} IS NOT NULL) NOT VALID"
+                )
+                with_lock_retry(operations, statement, table=table, schema=schema)
+            if not validated:
+                statement = f"ALTER TABLE {target} VALIDATE CONSTRAINT {qualified(check, None)}"
+                with_lock_retry(operations, statement, table=table, schema=schema)
+            statement = f"ALTER TABLE {target} ALTER COLUMN {qualified(column, None)} SET NOT NULL"
+            with_lock_retry(operations, statement, table=table, schema=schema)
+        if exists or not not_null:
+            statement = f"ALTER TABLE {target} DROP CONSTRAINT IF EXISTS {qualified(check, None)}"
+            with_lock_retry(operations, statement, table=table, schema=schema)
+
+
+@Operations.implementation_for(DropNotNullOnlineOp)
+def _drop_not_null(operations: Operations, operation: DropNotNullOnlineOp) -> None:
+    if not is_online(operations):
+        _alter_nullable(operations, operation, nullable=True)
+        return
+    table, schema = operation.table_name, operation.schema
+    statement = (
+        f"ALTER TABLE {qualified(table, schema)} ALTER COLUMN {qualified(operation.column_name, None)} DROP NOT NULL"
+    )
+    with outside_transaction(operations):
+        with_lock_retry(operations, statement, table=table, schema=schema)

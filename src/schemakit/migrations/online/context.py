@@ -1,0 +1,246 @@
+"""Where an online operation runs, and how it takes a strong lock without stopping a busy table.
+
+On PostgreSQL an online operation leaves the migration's transaction (Alembic's ``autocommit_block()``: the
+revision's earlier operations are committed first) and runs each of its statements as a transaction of its
+own, on the migration's connection, so the migration lock stays held. Elsewhere (SQLite; a connection the
+caller keeps inside a transaction of its own) it does the plain equivalent inside the migration's transaction.
+
+A statement that needs a strong lock (``ALTER TABLE``, ``CREATE TRIGGER``) waits at most
+``DB_ONLINE_LOCK_TIMEOUT_MS`` (100 ms) for it: while it waits, every query on the table queues behind it, so a
+short wait keeps the table's clients moving. On timeout it is tried again after a random, growing pause
+(exponential backoff with full jitter, from 0.1 s up to 5 s), logging each retry, until
+``DB_ONLINE_LOCK_BUDGET_S`` (60 s) is spent; then :class:`LockBudgetExhaustedError` names the sessions holding
+locks on the table. A statement that timed out changed nothing, and every online operation is safe to run
+again, so the migration can simply be run again once the blocker is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+from alembic.operations import Operations
+from sqlalchemy import Connection, Dialect, Executable, text
+from sqlalchemy.exc import DBAPIError
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
+
+from schemakit.errors import MigrationError
+from schemakit.settings import DatabaseSettings
+
+__all__ = [
+    "ONLINE_OPTION",
+    "POLICY_OPTION",
+    "LockBudgetExhaustedError",
+    "LockRetryPolicy",
+    "catalog_value",
+    "is_online",
+    "outside_transaction",
+    "qualified",
+    "session_setting",
+    "table_change",
+    "with_lock_retry",
+]
+
+log = logging.getLogger("schemakit.migrations.online")
+
+#: The migration context option that says whether online operations may leave the migration's transaction.
+ONLINE_OPTION = "schemakit_online_steps"
+#: The migration context option holding the :class:`LockRetryPolicy`.
+POLICY_OPTION = "schemakit_lock_retry"
+
+_LOCK_NOT_AVAILABLE = "55P03"
+
+
+class LockBudgetExhaustedError(MigrationError):
+    """A strong lock was not granted within the retry budget; the message names the sessions holding locks."""
+
+
+@dataclass(frozen=True)
+class LockRetryPolicy:
+    """How long an online operation waits for a strong lock, and for how long it keeps trying.
+
+    Attributes:
+        lock_timeout_ms: PostgreSQL's ``lock_timeout`` for one attempt.
+        budget_s: The time, from the first attempt, after which no further attempt starts.
+        first_wait_s: The largest pause after the first timeout; it doubles after each one.
+        max_wait_s: The largest pause between two attempts.
+    """
+
+    lock_timeout_ms: int = 100
+    budget_s: float = 60.0
+    first_wait_s: float = 0.1
+    max_wait_s: float = 5.0
+
+    @classmethod
+    def from_settings(cls, settings: DatabaseSettings) -> LockRetryPolicy:
+        """The policy ``DB_ONLINE_LOCK_TIMEOUT_MS`` and ``DB_ONLINE_LOCK_BUDGET_S`` describe."""
+        return cls(lock_timeout_ms=settings.online_lock_timeout_ms, budget_s=settings.online_lock_budget_s)
+
+
+def is_online(operations: Operations) -> bool:
+    """Whether online operations take their online form here: PostgreSQL, free to leave the transaction."""
+    context = operations.get_context()
+    return context.dialect.name == "postgresql" and bool(context.opts.get(ONLINE_OPTION, True))
+
+
+def outside_transaction(operations: Operations) -> Any:
+    """The block an online operation's statements run in: Alembic's autocommit block when online."""
+    return operations.get_context().autocommit_block() if is_online(operations) else nullcontext()
+
+
+def qualified(name: str, schema: str | None) -> str:
+    """``"schema"."name"``, or ``"name"``: an identifier for the SQL the online operations write."""
+    quoted = '"' + name.replace('"', '""') + '"'
+    return f'"{schema}".{quoted}' if schema else quoted
+
+
+def catalog_value(operations: Operations, query: str, parameters: Mapping[str, Any]) -> Any:
+    """One value read from the catalog; ``None`` offline (``--sql``), where the script assumes a fresh database."""
+    if operations.get_context().as_sql:
+        return None
+    return operations.get_bind().execute(text(query), dict(parameters)).scalar()
+
+
+def with_lock_retry(
+    operations: Operations,
+    statement: Executable | str | Callable[[], object],
+    *,
+    table: str,
+    schema: str | None,
+    describe: str | None = None,
+) -> None:
+    """Run a statement that needs a strong lock on ``table``, waiting briefly and retrying within the budget.
+
+    ``statement`` may also be a callable that runs one statement through ``operations``; ``describe`` then says
+    what it does, for the log and the error.
+
+    Raises:
+        LockBudgetExhaustedError: When the budget ran out; the statement changed nothing.
+    """
+    context = operations.get_context()
+
+    def apply() -> None:
+        if isinstance(statement, str | Executable):
+            operations.execute(statement)
+        else:
+            statement()
+
+    if context.as_sql or not is_online(operations):
+        apply()
+        return
+    policy: LockRetryPolicy = context.opts.get(POLICY_OPTION) or LockRetryPolicy()
+    connection = operations.get_bind()
+    target = qualified(table, schema)
+    shown = _shown(statement, context.dialect, describe)
+    blockers: list[str] = []
+
+    def note_retry(state: RetryCallState) -> None:
+        blockers[:] = _blockers(connection, target)
+        pause = state.next_action.sleep if state.next_action else 0.0
+        log.warning(
+            "lock on %s not granted within %d ms (attempt %d), held by %s; trying again in %.2f s: %s",
+            target,
+            policy.lock_timeout_ms,
+            state.attempt_number,
+            "; ".join(blockers) or "a session that has since finished",
+            pause,
+            shown,
+        )
+
+    previous = connection.scalar(text("SELECT current_setting('lock_timeout')"))
+    retrying = Retrying(
+        stop=stop_after_delay(policy.budget_s),
+        wait=wait_random_exponential(multiplier=policy.first_wait_s, max=policy.max_wait_s),
+        retry=retry_if_exception(_is_lock_timeout),
+        before_sleep=note_retry,
+        reraise=True,
+    )
+    try:
+        _set_lock_timeout(connection, f"{policy.lock_timeout_ms}ms")
+        for attempt in retrying:
+            with attempt:
+                apply()
+    except DBAPIError as exc:
+        if not _is_lock_timeout(exc):
+            raise
+        held_by = "; ".join(_blockers(connection, target) or blockers) or "sessions that have since finished"
+        attempts = retrying.statistics.get("attempt_number", 1)
+        raise LockBudgetExhaustedError(
+            f"gave up taking the lock on {target} after {attempts} attempts in {policy.budget_s:g} s "
+            f"(DB_ONLINE_LOCK_BUDGET_S); held by {held_by}. Nothing of this step was applied: end or wait for "
+            f"those sessions and run the migration again. The statement: {shown}"
+        ) from None
+    finally:
+        _set_lock_timeout(connection, str(previous))
+
+
+def _shown(statement: Executable | str | Callable[[], object], dialect: Dialect, describe: str | None) -> str:
+    if describe is not None or isinstance(statement, str):
+        return describe or str(statement)
+    compile_ = getattr(statement, "compile", None)
+    return str(compile_(dialect=dialect)) if compile_ is not None else "a schema change"
+
+
+def _set_lock_timeout(connection: Connection, value: str) -> None:
+    connection.execute(text("SELECT set_config('lock_timeout', :value, false)"), {"value": value})
+
+
+def _is_lock_timeout(exc: BaseException) -> bool:
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE
+
+
+def _blockers(connection: Connection, target: str) -> list[str]:
+    rows = connection.execute(
+        text(
+            "SELECT DISTINCT a.pid, a.state, a.application_name, left(a.query, 200) AS query, "
+            "coalesce(extract(epoch FROM clock_timestamp() - a.xact_start)::int, 0) AS seconds "
+            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.relation = to_regclass(:target) AND l.granted AND a.pid <> pg_backend_pid() ORDER BY a.pid"
+        ),
+        {"target": target},
+    )
+    return [
+        f"pid {row.pid} ({row.application_name or '?'}, {row.state}, transaction open {row.seconds} s): {row.query}"
+        for row in rows
+    ]
+
+
+@contextmanager
+def session_setting(operations: Operations, name: str, value: str) -> Iterator[None]:
+    """Set a PostgreSQL setting on the migration's connection for the block (online, outside a transaction)."""
+    connection = operations.get_bind()
+    previous = connection.scalar(text("SELECT current_setting(:name, true)"), {"name": name})
+    connection.execute(text("SELECT set_config(:name, :value, false)"), {"name": name, "value": value})
+    try:
+        yield
+    finally:
+        connection.execute(text("SELECT set_config(:name, :value, false)"), {"name": name, "value": previous or ""})
+
+
+@contextmanager
+def table_change(operations: Operations, table: str, schema: str | None) -> Iterator[Any]:
+    """Operations for a plain change of a table's constraints: batch mode on SQLite, keeping its triggers.
+
+    SQLite alters a constraint by copying the table, which loses the table's triggers (the ``updated_at``
+    trigger, say); they are created again on the copy.
+    """
+    if operations.get_context().dialect.name != "sqlite":
+        yield operations
+        return
+    master = f'"{schema}".sqlite_master' if schema else "sqlite_master"
+    triggers = (
+        []
+        if operations.get_context().as_sql
+        else list(
+            operations.get_bind().scalars(
+                text(f"SELECT sql FROM {master} WHERE type = 'trigger' AND tbl_name = :t"), {"t": table}
+            )
+        )
+    )
+    with operations.batch_alter_table(table, schema=schema) as batch:
+        yield batch
+    for trigger in triggers:
+        operations.execute(trigger)

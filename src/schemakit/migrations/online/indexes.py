@@ -1,0 +1,171 @@
+"""Indexes and unique constraints built without blocking writes.
+
+* ``op.create_index_online(name, table, columns, unique=False, ...)``: ``CREATE INDEX CONCURRENTLY IF NOT
+  EXISTS``; an INVALID index of that name, left by a failed concurrent build, is dropped and built again.
+* ``op.drop_index_online(name, table)``: ``DROP INDEX CONCURRENTLY IF EXISTS``.
+* ``op.create_unique_constraint_online(name, table, columns)``: a unique index built concurrently, then
+  ``ADD CONSTRAINT ... UNIQUE USING INDEX`` (a brief lock, retried).
+
+Each takes the arguments of Alembic's own operation of the same name without ``_online``; on SQLite each
+does that plain operation.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, cast
+
+from alembic.operations import Operations, ops
+from sqlalchemy import Index
+
+from schemakit.migrations.online.context import (
+    catalog_value,
+    is_online,
+    outside_transaction,
+    qualified,
+    table_change,
+    with_lock_retry,
+)
+
+__all__ = ["CreateIndexOnlineOp", "CreateUniqueConstraintOnlineOp", "DropIndexOnlineOp", "build_index_concurrently"]
+
+log = logging.getLogger("schemakit.migrations.online")
+
+
+@Operations.register_operation("create_index_online")
+class CreateIndexOnlineOp(ops.CreateIndexOp):
+    """Build an index without blocking writes (``CREATE INDEX CONCURRENTLY``)."""
+
+    @classmethod
+    def create_index_online(
+        cls,
+        operations: Operations,
+        index_name: str | None,
+        table_name: str,
+        columns: Any,
+        *,
+        schema: str | None = None,
+        unique: bool = False,
+        **kw: Any,
+    ) -> Any:
+        """Build ``index_name`` on ``table_name`` concurrently; the arguments are those of ``op.create_index``."""
+        return operations.invoke(cls(index_name, table_name, columns, schema=schema, unique=unique, **kw))
+
+    def reverse(self) -> DropIndexOnlineOp:
+        """The operation that undoes this one."""
+        return cast("DropIndexOnlineOp", DropIndexOnlineOp.from_index(self.to_index()))
+
+
+@Operations.register_operation("drop_index_online")
+class DropIndexOnlineOp(ops.DropIndexOp):
+    """Drop an index without blocking reads and writes (``DROP INDEX CONCURRENTLY``)."""
+
+    @classmethod
+    def drop_index_online(
+        cls,
+        operations: Operations,
+        index_name: str,
+        table_name: str | None = None,
+        *,
+        schema: str | None = None,
+        **kw: Any,
+    ) -> Any:
+        """Drop ``index_name`` concurrently, if it exists; the arguments are those of ``op.drop_index``."""
+        return operations.invoke(cls(index_name, table_name=table_name, schema=schema, **kw))
+
+    def reverse(self) -> CreateIndexOnlineOp:
+        """The operation that undoes this one (known when autogenerate wrote it)."""
+        if self._reverse is None:
+            raise ValueError("the index's columns are unknown, so dropping it cannot be reversed")
+        return cast("CreateIndexOnlineOp", CreateIndexOnlineOp.from_index(self._reverse.to_index()))
+
+
+def _concurrently(index: Index) -> Index:
+    index.dialect_kwargs["postgresql_concurrently"] = True
+    return index
+
+
+def build_index_concurrently(operations: Operations, index: Index) -> None:
+    """Build ``index`` concurrently unless a valid one exists; an invalid one is dropped first (online only)."""
+    name = qualified(str(index.name), index.table.schema if index.table is not None else None)
+    valid = catalog_value(operations, "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(:n)", {"n": name})
+    if valid is True:
+        log.info("index %s exists and is valid: nothing to build", name)
+        return
+    if valid is False:
+        log.warning("index %s is INVALID (a concurrent build failed): dropping it and building it again", name)
+        operations.impl.drop_index(_concurrently(index), if_exists=True)
+    operations.impl.create_index(_concurrently(index), if_not_exists=True)
+
+
+@Operations.implementation_for(CreateIndexOnlineOp)
+def _create_index(operations: Operations, operation: CreateIndexOnlineOp) -> None:
+    index = operation.to_index(operations.get_context())
+    if not is_online(operations):
+        operations.impl.create_index(index)
+        return
+    with outside_transaction(operations):
+        build_index_concurrently(operations, index)
+
+
+@Operations.implementation_for(DropIndexOnlineOp)
+def _drop_index(operations: Operations, operation: DropIndexOnlineOp) -> None:
+    index = operation.to_index(operations.get_context())
+    if not is_online(operations):
+        operations.impl.drop_index(index)
+        return
+    with outside_transaction(operations):
+        operations.impl.drop_index(_concurrently(index), if_exists=True)
+
+
+@Operations.register_operation("create_unique_constraint_online")
+class CreateUniqueConstraintOnlineOp(ops.CreateUniqueConstraintOp):
+    """Add a unique constraint from a unique index built concurrently (``ADD CONSTRAINT ... USING INDEX``)."""
+
+    @classmethod
+    def create_unique_constraint_online(
+        cls,
+        operations: Operations,
+        constraint_name: str | None,
+        table_name: str,
+        columns: Any,
+        *,
+        schema: str | None = None,
+        **kw: Any,
+    ) -> Any:
+        """Add ``constraint_name`` to ``table_name``; the arguments are those of ``op.create_unique_constraint``."""
+        return operations.invoke(cls(constraint_name, table_name, columns, schema=schema, **kw))
+
+    def reverse(self) -> Any:
+        """The operation that undoes this one."""
+        from schemakit.migrations.online.constraints import DropConstraintOnlineOp  # noqa: PLC0415 - a cycle
+
+        return DropConstraintOnlineOp(str(self.constraint_name), self.table_name, type_="unique", schema=self.schema)
+
+
+@Operations.implementation_for(CreateUniqueConstraintOnlineOp)
+def _create_unique(operations: Operations, operation: CreateUniqueConstraintOnlineOp) -> None:
+    table, schema, name = operation.table_name, operation.schema, str(operation.constraint_name)
+    if not is_online(operations):
+        with table_change(operations, table, schema) as change:
+            arguments = () if change is not operations else (table,)
+            change.create_unique_constraint(operation.constraint_name, *arguments, operation.columns, **operation.kw)
+        return
+    with outside_transaction(operations):
+        exists = catalog_value(
+            operations,
+            "SELECT 1 FROM pg_constraint WHERE conname = :name AND conrelid = to_regclass(:table)",
+            {"name": name, "table": qualified(table, schema)},
+        )
+        if exists:
+            log.info("constraint %s exists: nothing to add", name)
+            return
+        index = ops.CreateIndexOp(name, table, operation.columns, schema=schema, unique=True)
+        build_index_concurrently(operations, index.to_index(operations.get_context()))
+        with_lock_retry(
+            operations,
+            f"ALTER TABLE {qualified(table, schema)} ADD CONSTRAINT {qualified(name, None)} UNIQUE USING INDEX "
+            f"{qualified(name, None)}",
+            table=table,
+            schema=schema,
+        )
