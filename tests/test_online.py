@@ -9,8 +9,9 @@ from alembic import command
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
-from schemakit import DatabaseSettings
-from schemakit.migrations import downgrade, upgrade
+from schemakit import DatabaseSettings, SchemakitError
+from schemakit.gates import check_lock_safety, check_phases, lint_operations
+from schemakit.migrations import downgrade, upgrade, with_options
 from schemakit.migrations.online import BACKFILL_PROGRESS_TABLE, LockBudgetExhaustedError
 from tests.projects import add_revision, configure, copy_project, head_revision
 
@@ -268,3 +269,113 @@ def test_offline_sql_shows_the_online_forms(project: Path, capsys: pytest.Captur
     assert 'VALIDATE CONSTRAINT "fk_accounts_region_regions"' in online
     # Each online step runs outside the migration's transaction.
     assert script.count("COMMIT;") > script.count("-- Running upgrade")
+
+
+CONTRACT = """
+phase = "contract"
+
+
+def upgrade():
+    op.contract_column("accounts", "email", "contact", type_=sa.String(80))
+
+
+def downgrade():
+    op.expand_column("accounts", "contact", "email", type_=sa.String(80))
+"""
+
+
+def test_the_expand_phase_stops_before_the_first_contract_revision(project: Path, empty_database_url: str) -> None:
+    add_revision(project, "online", ONLINE, stamp="29990102000000")
+    expanded = head_revision(project)
+    add_revision(project, "contract", CONTRACT, stamp="29990103000000")
+    config = configure(project, empty_database_url)
+    upgrade(config, phase="expand")
+    assert values(empty_database_url, "SELECT version_num FROM alembic_version") == [(expanded,)]
+    assert "email" in {c["name"] for c in inspect(engine_for(empty_database_url)).get_columns("accounts")}
+    upgrade(config)
+    assert values(empty_database_url, "SELECT version_num FROM alembic_version") == [(head_revision(project),)]
+    assert "email" not in {c["name"] for c in inspect(engine_for(empty_database_url)).get_columns("accounts")}
+    downgrade(config, expanded)
+    assert values(empty_database_url, "SELECT count(*) FROM accounts WHERE email = contact") == [(ROWS,)]
+
+
+def test_an_unknown_phase_is_refused_clearly(project: Path, empty_database_url: str) -> None:
+    with pytest.raises(SchemakitError, match="is not a phase"):
+        upgrade(configure(project, empty_database_url), phase="later")
+
+
+def test_the_phase_gate_refuses_a_contract_revision_whose_column_is_still_mapped(project: Path) -> None:
+    add_revision(project, "online", ONLINE, stamp="29990102000000")
+    add_revision(project, "contract", CONTRACT, stamp="29990103000000")
+    config = configure(project, "sqlite://")
+    assert check_phases(config).passed  # accounts is no model's table
+    mapped = add_revision(
+        project,
+        "drop_user_email",
+        """
+        phase = "contract"
+
+
+        def upgrade():
+            op.drop_column("users", "email")
+
+
+        def downgrade():
+            op.add_column("users", sa.Column("email", sa.String(320)))
+        """,
+        stamp="29990104000000",
+    )
+    (finding,) = check_phases(config).findings
+    assert finding.rule == "contract-still-mapped"
+    assert "users.email" in finding.message
+    assert (finding.file, finding.line) == (
+        str(mapped.resolve()),
+        mapped.read_text().splitlines().index('    op.drop_column("users", "email")') + 1,
+    )
+    # The lock-safety lint leaves drops to contract revisions, and reports them in any other.
+    assert not [f for f in lint_operations(mapped) if f.rule == "drop"]
+    mapped.write_text(mapped.read_text().replace('phase = "contract"', ""))
+    assert [f.rule for f in lint_operations(mapped)] == ["drop"]
+
+
+@pytest.mark.parametrize("dialect", [pytest.param("postgresql", marks=pytest.mark.requires_postgres)])
+def test_autogenerate_writes_online_forms_for_existing_tables_and_plain_ones_for_new_tables(
+    tmp_path: Path, empty_database_url: str
+) -> None:
+    project = copy_project(tmp_path / "models_only")
+    config = configure(project, empty_database_url)
+    upgrade(config)
+    engine = engine_for(empty_database_url)
+    (index,) = [i for i in inspect(engine).get_indexes("orders") if i["column_names"] == ["user_id"]]
+    with engine.begin() as connection:
+        connection.execute(text(f'DROP INDEX "{index["name"]}"'))
+        connection.execute(text("ALTER TABLE users ALTER COLUMN display_name DROP NOT NULL"))
+        connection.execute(text("DROP TABLE post_tags"))
+    engine.dispose()
+    command.revision(config, message="catch up", autogenerate=True)
+    (written,) = (project / "alembic" / "versions").glob("*catch_up.py")
+    upgrade_source, downgrade_source = written.read_text().split("def downgrade()")
+    name = index["name"]
+    assert f'op.create_index_online(op.f("{name}"), "orders", ["user_id"], unique=False)' in upgrade_source
+    assert 'op.set_not_null_online("users", "display_name")' in upgrade_source
+    assert 'op.create_table(\n        "post_tags"' in upgrade_source
+    assert "op.create_foreign_key" not in upgrade_source  # the new table's keys are part of its CREATE TABLE
+    assert f'op.drop_index_online(op.f("{name}"), table_name="orders")' in downgrade_source
+    assert 'op.drop_not_null_online("users", "display_name")' in downgrade_source
+    # The lock-safety gate accepts what autogenerate wrote.
+    assert check_lock_safety(config, only={str(written.resolve())}).findings == []
+    # What autogenerate wrote runs, and leaves nothing for the next autogenerate to do.
+    upgrade(config)
+    downgrade(config, "-1")
+    upgrade(config)
+    capture: list[str] = []
+    command.revision(with_options(config, capture_revision=capture), autogenerate=True)
+    assert capture == []
+
+
+def test_the_lock_safety_gate_accepts_the_online_operations(project: Path) -> None:
+    written = add_revision(project, "online", ONLINE, stamp="29990102000000")
+    add_revision(project, "contract", CONTRACT, stamp="29990103000000")
+    config = configure(project, "sqlite://")
+    result = check_lock_safety(config, only={str(written.resolve())})
+    assert result.findings == []

@@ -32,6 +32,7 @@ from schemakit.gates import (
     check_integrity_against_git,
     check_lock_safety,
     check_naming,
+    check_phases,
     check_round_trip,
 )
 from schemakit.gates.locksafety import DEFAULT_POSTGRES_VERSION
@@ -69,6 +70,7 @@ def run_check(
         settings = database.settings
         results.append(check_round_trip(config, settings, only=only))
         results.append(check_drift(config, settings))
+        results.append(check_phases(config, only=only))
         engine = make_utility_engine(settings)
         with engine.connect() as connection:
             results.append(check_naming(connection, files, only=only))

@@ -33,8 +33,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Collection, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +44,20 @@ from alembic.script import Script, ScriptDirectory
 
 from schemakit.gates.findings import Finding, GateResult
 from schemakit.gates.history import function_line
+from schemakit.gates.revision_source import (
+    MARKER,
+    accepted,
+    annotating,
+    declared_phase,
+    is_true,
+    keyword,
+    markers,
+    operations,
+    upgrade_function,
+)
 from schemakit.gates.roundtrip import linear_history, selected
 from schemakit.migrations.options import with_options
+from schemakit.migrations.phases import CONTRACT
 from schemakit.settings import DatabaseSettings
 
 __all__ = ["MARKER", "SQUAWK_EXCLUDED_RULES", "check_lock_safety", "lint_operations", "squawk_findings"]
@@ -54,8 +65,6 @@ __all__ = ["MARKER", "SQUAWK_EXCLUDED_RULES", "check_lock_safety", "lint_operati
 GATE = "lock-safety"
 #: The PostgreSQL major version squawk judges for when no server says otherwise: the oldest one supported.
 DEFAULT_POSTGRES_VERSION = 15
-#: The comment that accepts a finding: ``# schemakit: allow <rule>[, <rule>] -- <reason>``.
-MARKER = re.compile(r"#\s*schemakit:\s*allow\s+(?P<rules>[\w\-, ]+?)\s*(?:--\s*(?P<reason>\S.*))?$")
 #: squawk rules about style rather than locks, which the gate does not report.
 SQUAWK_EXCLUDED_RULES = (
     "prefer-robust-stmts",
@@ -69,113 +78,43 @@ SQUAWK_EXCLUDED_RULES = (
 _OFFLINE_URL = "postgresql://offline@localhost/offline"
 
 
-@dataclass(frozen=True)
-class _Marker:
-    line: int
-    rules: frozenset[str]
-    reason: str | None
-
-
-def _markers(source: str) -> list[_Marker]:
-    markers = []
-    for number, line in enumerate(source.splitlines(), start=1):
-        match = MARKER.search(line)
-        if match:
-            rules = frozenset(rule.strip() for rule in match["rules"].split(",") if rule.strip())
-            markers.append(_Marker(number, rules, match["reason"]))
-    return markers
-
-
-def _accepted(markers: list[_Marker], rule: str, lines: Collection[int]) -> bool:
-    return any(rule in marker.rules and marker.reason and marker.line in lines for marker in markers)
-
-
-def _annotating(source_lines: list[str], line: int) -> set[int]:
-    """The lines whose notes cover the statement at ``line`` (1-based): its own, and the comments just above."""
-    lines = {line}
-    above = line - 1
-    while above >= 1 and source_lines[above - 1].lstrip().startswith("#"):
-        lines.add(above)
-        above -= 1
-    return lines
-
-
-def _call_name(node: ast.Call) -> tuple[str | None, str | None]:
-    function = node.func
-    if isinstance(function, ast.Attribute) and isinstance(function.value, ast.Name):
-        return function.value.id, function.attr
-    return None, None
-
-
-def _keyword(node: ast.Call, name: str) -> ast.expr | None:
-    return next((keyword.value for keyword in node.keywords if keyword.arg == name), None)
-
-
-def _is_true(node: ast.expr | None) -> bool:
-    return isinstance(node, ast.Constant) and node.value is True
-
-
-def _string(node: ast.expr | None) -> str | None:
-    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
-
-
-def _table_argument(node: ast.Call, position: int) -> str | None:
-    if len(node.args) > position:
-        return _string(node.args[position])
-    return _string(_keyword(node, "table_name"))
-
-
-def _operations(function: ast.FunctionDef) -> Iterator[tuple[ast.Call, str | None, str]]:
-    """Each ``op.<x>(...)`` / ``batch_op.<x>(...)`` call with the table it acts on, in order."""
-    batch_tables: dict[str, str | None] = {}
-    for node in ast.walk(function):
-        for item in node.items if isinstance(node, ast.With) else ():
-            call = item.context_expr
-            is_batch = isinstance(call, ast.Call) and _call_name(call)[1] == "batch_alter_table"
-            if is_batch and isinstance(item.optional_vars, ast.Name) and isinstance(call, ast.Call):
-                batch_tables[item.optional_vars.id] = _table_argument(call, 0)
-    calls = sorted((n for n in ast.walk(function) if isinstance(n, ast.Call)), key=lambda n: (n.lineno, n.col_offset))
-    for call in calls:
-        receiver, operation = _call_name(call)
-        if receiver in batch_tables and operation:
-            yield call, batch_tables[receiver], operation
-        elif receiver == "op" and operation:
-            position = 1 if operation in ("create_index", "create_foreign_key", "create_check_constraint") else 0
-            yield call, _table_argument(call, position), operation
-
-
 def _column_not_null_without_default(call: ast.Call) -> bool:
     column = next((a for a in call.args if isinstance(a, ast.Call)), None)
     if column is None:
         return False
-    nullable = _keyword(column, "nullable")
-    primary = _is_true(_keyword(column, "primary_key"))
+    nullable = keyword(column, "nullable")
+    primary = is_true(keyword(column, "primary_key"))
     not_null = (isinstance(nullable, ast.Constant) and nullable.value is False) or primary
-    return not_null and _keyword(column, "server_default") is None
+    return not_null and keyword(column, "server_default") is None
 
 
 def lint_operations(path: Path) -> list[Finding]:
-    """Lint the ``upgrade()`` of one revision file; accepted findings are left out."""
+    """Lint the ``upgrade()`` of one revision file; accepted findings are left out.
+
+    Dropping and renaming belong in a contract revision (``phase = "contract"``): there they are not reported
+    here, and the phase gate checks that the models no longer map what is dropped.
+    """
     source = path.read_text()
     tree = ast.parse(source, str(path))
-    upgrade = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "upgrade"), None)
+    upgrade = upgrade_function(tree)
     if upgrade is None:
         return []
-    markers = _markers(source)
+    allowed = markers(source)
     findings = [
         Finding(GATE, "marker-without-reason", "a schemakit allow comment needs a reason after --", str(path), m.line)
-        for m in markers
+        for m in allowed
         if not m.reason
     ]
+    contract = declared_phase(tree) == CONTRACT
     created: set[str] = set()
-    for call, table, operation in _operations(upgrade):
+    for call, table, operation in operations(upgrade):
         problem = _problem(call, table, operation, created)
         if operation == "create_table" and table:
             created.add(table)
-        if problem is None:
+        if problem is None or (contract and problem[0] in _CONTRACT_RULES):
             continue
         rule, message = problem
-        if not _accepted(markers, rule, _annotating(source.splitlines(), call.lineno)):
+        if not accepted(allowed, rule, annotating(source.splitlines(), call.lineno)):
             findings.append(Finding(GATE, rule, message, str(path), call.lineno))
     return findings
 
@@ -184,7 +123,7 @@ _Check = Callable[[ast.Call, str, bool], tuple[str, str] | None]
 
 
 def _index(call: ast.Call, where: str, existing: bool) -> tuple[str, str] | None:
-    if existing and not _is_true(_keyword(call, "postgresql_concurrently")):
+    if existing and not is_true(keyword(call, "postgresql_concurrently")):
         return "index-not-concurrent", (
             f"create_index {where} blocks writes while it builds; pass postgresql_concurrently=True "
             "(inside op.get_context().autocommit_block())"
@@ -202,7 +141,7 @@ def _add_column(call: ast.Call, where: str, existing: bool) -> tuple[str, str] |
 
 
 def _constraint(call: ast.Call, where: str, existing: bool) -> tuple[str, str] | None:
-    if existing and not _is_true(_keyword(call, "postgresql_not_valid")):
+    if existing and not is_true(keyword(call, "postgresql_not_valid")):
         return "constraint-not-valid", (
             f"the constraint {where} is checked against every row under lock; create it NOT VALID, then "
             "VALIDATE CONSTRAINT in a later step"
@@ -211,10 +150,13 @@ def _constraint(call: ast.Call, where: str, existing: bool) -> tuple[str, str] |
 
 
 def _alter_column(call: ast.Call, where: str, _existing: bool) -> tuple[str, str] | None:
-    if _keyword(call, "type_") is not None:
+    if keyword(call, "type_") is not None:
         return "column-type-change", f"alter_column(type_=...) {where} rewrites the table under an exclusive lock"
-    if _keyword(call, "new_column_name") is not None:
-        return "rename", f"renaming a column {where}: running code still uses the old name; add, copy, then drop"
+    if keyword(call, "new_column_name") is not None:
+        return "rename", (
+            f"renaming a column {where}: running code still uses the old name; op.expand_column, then "
+            "op.contract_column in a contract revision"
+        )
     return None
 
 
@@ -223,17 +165,26 @@ def _rename_table(_call: ast.Call, where: str, _existing: bool) -> tuple[str, st
 
 
 def _drop(_call: ast.Call, where: str, _existing: bool) -> tuple[str, str] | None:
-    return "drop", f"dropping {where}: deploy code that no longer uses it first, then drop it"
+    return "drop", (
+        f"dropping {where} breaks the code still running against it: deploy code that no longer uses it, then "
+        'drop it in a revision declared phase = "contract"'
+    )
 
+
+# What a contract revision is for: the phase gate judges these there instead.
+_CONTRACT_RULES = frozenset({"drop", "rename"})
 
 _CHECKS: dict[str, _Check] = {
     "create_index": _index,
     "add_column": _add_column,
+    "add_column_online": _add_column,
     "create_foreign_key": _constraint,
     "create_check_constraint": _constraint,
     "alter_column": _alter_column,
     "rename_table": _rename_table,
     "drop_column": _drop,
+    "drop_column_online": _drop,
+    "contract_column": _drop,
     "drop_table": _drop,
 }
 
@@ -375,12 +326,26 @@ def _squawk_finding(item: dict[str, Any], revision: Script, script: _RevisionScr
     source = path.read_text()
     rule = item["rule_name"]
     line = script.python_line(item["line"]) or function_line(path, "upgrade")
-    if _accepted(_markers(source), rule, _annotating(source.splitlines(), line) if line else set()):
+    if accepted(markers(source), rule, annotating(source.splitlines(), line) if line else set()):
         return []
     lines = script.text.splitlines()
     statement = lines[item["line"]].strip() if item["line"] < len(lines) else ""
+    if rule == "ban-drop-constraint" and _drops_its_own_constraint(statement, script.text):
+        return []
     message = f"{item['message']} {item.get('help') or ''}".strip()
     return [Finding(GATE, rule, message, str(path), line, statement)]
+
+
+_DROP_CONSTRAINT = re.compile(r'DROP CONSTRAINT (?:IF EXISTS )?("?)(?P<name>[\w$]+)\1', re.IGNORECASE)
+
+
+def _drops_its_own_constraint(statement: str, script: str) -> bool:
+    """Whether the statement drops a constraint its own revision added (set_not_null_online's temporary CHECK)."""
+    match = _DROP_CONSTRAINT.search(statement)
+    if match is None:
+        return False
+    name = re.escape(match["name"])
+    return re.search(rf'ADD CONSTRAINT "?{name}"? ', script, re.IGNORECASE) is not None
 
 
 def check_lock_safety(

@@ -75,6 +75,9 @@ def run_migrations(target_metadata: MetaData, *, version_table: str = "alembic_v
     """
     config = context.config
     options = migration_options(config)
+    if options.capture_metadata is not None:
+        options.capture_metadata.append(target_metadata)
+        return
     if config.config_file_name and options.configure_logging:
         fileConfig(config.config_file_name, disable_existing_loggers=False)
     try:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from alembic.config import Config
+from sqlalchemy import MetaData
 
 from schemakit.settings import DatabaseSettings
 
@@ -42,6 +43,8 @@ class MigrationOptions:
         on_version_apply: Callables Alembic calls after each applied step (its ``on_version_apply`` hook, with
             ``ctx``, ``step``, ``heads`` and ``run_args``), after schemakit's own bookkeeping; the round-trip
             gate reads the schema between steps this way.
+        capture_metadata: A list that receives the models' metadata ``env.py`` hands to ``run_migrations``,
+            which then runs nothing (the phase gate reads the models this way).
         phase: ``"expand"`` stops an upgrade before the first pending contract revision (as ``-x phase=expand``
             does; see :mod:`schemakit.migrations.phases`).
     """
@@ -51,6 +54,7 @@ class MigrationOptions:
     configure_logging: bool = True
     capture_revision: list[str] | None = field(default=None, compare=False)
     on_version_apply: tuple[Callable[..., None], ...] = field(default=(), compare=False)
+    capture_metadata: list[MetaData] | None = field(default=None, compare=False)
     phase: str | None = None
 
 
@@ -68,6 +72,7 @@ def with_options(
     configure_logging: bool | None = None,
     capture_revision: list[str] | None = None,
     on_version_apply: Collection[Callable[..., None]] | None = None,
+    capture_metadata: list[MetaData] | None = None,
     phase: str | None = None,
     attributes: dict[str, Any] | None = None,
 ) -> Config:
@@ -80,6 +85,7 @@ def with_options(
         configure_logging: Replaces the logging choice.
         capture_revision: Replaces the capture list.
         on_version_apply: Replaces the step callbacks.
+        capture_metadata: Replaces the list that receives the models' metadata.
         phase: Replaces the phase an upgrade stops at.
         attributes: Further ``config.attributes`` entries for the copy (a ``"connection"``, say).
 
@@ -98,6 +104,8 @@ def with_options(
         changes["capture_revision"] = capture_revision
     if on_version_apply is not None:
         changes["on_version_apply"] = tuple(on_version_apply)
+    if capture_metadata is not None:
+        changes["capture_metadata"] = capture_metadata
     if phase is not None:
         changes["phase"] = phase
     # A shallow copy keeps the parsed ini file and command-line options; only the attributes are new, and
