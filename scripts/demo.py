@@ -67,7 +67,7 @@ def main() -> int:
             for item in (product(session, "MUG-001"), product(session, "TEE-002"))
         ]
         number = f"SO-{uuid7().hex[-10:].upper()}"
-        order = Order(user=ada, number=number, items=items, meta={"channel": "demo"})
+        order = Order(user=ada, number=number, items=items, details={"channel": "demo"})
         order.total = sum((item.unit_price for item in items), Decimal("0.00"))
         session.add(order)
     made_at = f"{uuid7_time(order.id):%H:%M:%S.%f}"

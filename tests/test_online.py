@@ -161,7 +161,7 @@ def test_a_revision_failing_after_its_online_steps_succeeds_when_run_again(
     monkeypatch.delenv("ONLINE_TEST_FAIL")
     upgrade(config)
     assert shape(empty_database_url) == APPLIED
-    assert values(empty_database_url, f"SELECT count(*) FROM {BACKFILL_PROGRESS_TABLE}") == [(0,)]
+    assert BACKFILL_PROGRESS_TABLE not in inspect(engine_for(empty_database_url)).get_table_names()
     assert values(empty_database_url, "SELECT version_num FROM alembic_version") == [(head_revision(project),)]
 
 

@@ -67,10 +67,11 @@ class Order(Entity, VersionedMixin, AuditMixin):
 
     number: Mapped[str] = mapped_column(String(40))
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
-    status: Mapped[OrderStatus] = mapped_column(string_enum(OrderStatus, name="status"), default=OrderStatus.PENDING)
+    status: Mapped[OrderStatus] = mapped_column(
+        string_enum(OrderStatus, name="status"), default=OrderStatus.PENDING, index=True
+    )
     total: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
-    # "metadata" is reserved on declarative classes, so the attribute has another name than its column.
-    meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     user: Mapped[User] = relationship(back_populates="orders")
     items: Mapped[list[OrderItem]] = relationship(

@@ -57,7 +57,7 @@ from schemakit.gates.revision_source import (
 )
 from schemakit.gates.roundtrip import linear_history, selected
 from schemakit.migrations.options import with_options
-from schemakit.migrations.phases import CONTRACT
+from schemakit.migrations.phases import CONTRACT, revision_phase
 from schemakit.settings import DatabaseSettings
 
 __all__ = ["MARKER", "SQUAWK_EXCLUDED_RULES", "check_lock_safety", "lint_operations", "squawk_findings"]
@@ -173,6 +173,9 @@ def _drop(_call: ast.Call, where: str, _existing: bool) -> tuple[str, str] | Non
 
 # What a contract revision is for: the phase gate judges these there instead.
 _CONTRACT_RULES = frozenset({"drop", "rename"})
+_CONTRACT_SQUAWK_RULES = frozenset(
+    {"ban-drop-column", "ban-drop-table", "ban-drop-function", "renaming-column", "renaming-table"}
+)
 
 _CHECKS: dict[str, _Check] = {
     "create_index": _index,
@@ -331,6 +334,8 @@ def _squawk_finding(item: dict[str, Any], revision: Script, script: _RevisionScr
     lines = script.text.splitlines()
     statement = lines[item["line"]].strip() if item["line"] < len(lines) else ""
     if rule == "ban-drop-constraint" and _drops_its_own_constraint(statement, script.text):
+        return []
+    if rule in _CONTRACT_SQUAWK_RULES and revision_phase(revision) == CONTRACT:
         return []
     message = f"{item['message']} {item.get('help') or ''}".strip()
     return [Finding(GATE, rule, message, str(path), line, statement)]

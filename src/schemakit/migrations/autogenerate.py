@@ -27,6 +27,7 @@ from sqlalchemy import Connection, DefaultClause, MetaData, Table, text
 
 from schemakit.environment_marker import ENVIRONMENT_TABLE
 from schemakit.migrations.checksums import CHECKSUM_TABLE
+from schemakit.migrations.online.backfill import BACKFILL_PROGRESS_TABLE
 from schemakit.migrations.online.rewrite import write_online_forms
 from schemakit.migrations.operations import (
     CreateSchemakitFunctionsOp,
@@ -50,7 +51,7 @@ log = logging.getLogger(__name__)
 
 
 #: Tables schemakit keeps for itself; autogenerate and the schema gates leave them alone.
-BOOKKEEPING_TABLES = frozenset({CHECKSUM_TABLE, ENVIRONMENT_TABLE})
+BOOKKEEPING_TABLES = frozenset({CHECKSUM_TABLE, ENVIRONMENT_TABLE, BACKFILL_PROGRESS_TABLE})
 
 
 def include_name(name: str | None, type_: str, _parent_names: Any) -> bool:

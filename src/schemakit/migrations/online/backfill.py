@@ -4,7 +4,7 @@ The rows are updated in batches in the order of the table's primary key (UUIDv7 
 so the batches walk the table from its oldest rows to its newest), each batch one statement that also
 records the last key it reached in ``schemakit_backfill_progress``, in the same transaction. A run stopped
 half way, even by ``kill -9``, resumes after the last finished batch and never updates a finished batch again.
-When the revision is recorded as applied its progress rows are removed (in the same transaction).
+When the revision is recorded as applied the progress table is dropped (in the same transaction).
 
 It does not move ``updated_at`` (schemakit's trigger leaves it alone for the backfill) nor a version column,
 unless asked: ``touch=True`` lets the trigger refresh ``updated_at``, ``bump_version="version"`` adds one to
@@ -143,9 +143,12 @@ def _backfill(operations: Operations, operation: BackfillOp) -> None:
 
 
 def clear_finished_backfills(connection: Connection) -> None:
-    """Remove the progress of the backfills run since the last applied step (an ``on_version_apply`` hook)."""
+    """Drop the progress of the backfills run since the last applied step (an ``on_version_apply`` hook).
+
+    It runs in the step's transaction: the progress goes when the revision is recorded as applied, not before.
+    """
     if connection.info.pop(_RAN, False):
-        connection.execute(_progress.delete())
+        _progress.drop(connection, checkfirst=True)
 
 
 def _assignments(operation: BackfillOp) -> str:

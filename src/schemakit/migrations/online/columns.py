@@ -263,22 +263,32 @@ class ContractColumnOp(_ColumnPairOperation):
 
 
 def _sync_ddl(operation: _ColumnPairOperation) -> tuple[str, str]:
-    """The trigger function keeping the pair in step, and its trigger."""
+    """The trigger function keeping the pair in step, and its trigger.
+
+    The function reads the same whichever way round the pair is given (the columns in name order), so
+    undoing a contraction, which expands the other way, restores the very function the expansion made.
+    """
     name = qualified(sync_trigger_name(operation.table_name, operation.column_name, operation.new_column_name), None)
-    old, new = (qualified(c, None) for c in (operation.column_name, operation.new_column_name))
-    forward = operation.using.format(column=f"NEW.{old}")
-    backward = operation.reverse_using.format(column=f"NEW.{new}")
+    pairs = {
+        operation.column_name: (operation.new_column_name, operation.using),
+        operation.new_column_name: (operation.column_name, operation.reverse_using),
+    }
+    first, second = sorted(pairs)
+    a, b = qualified(first, None), qualified(second, None)
+    # Each column's value from the other's: the conversion given for that direction.
+    a_to_b = pairs[first][1].format(column=f"NEW.{a}")
+    b_to_a = pairs[second][1].format(column=f"NEW.{b}")
     function = (
         f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
         "BEGIN\n"
         "    -- Whichever column the running code wrote, the other follows.\n"
         "    IF TG_OP = 'INSERT' THEN\n"
-        f"        IF NEW.{new} IS NULL THEN NEW.{new} := {forward};\n"
-        f"        ELSIF NEW.{old} IS NULL THEN NEW.{old} := {backward}; END IF;\n"
-        f"    ELSIF NEW.{old} IS DISTINCT FROM OLD.{old} AND NEW.{new} IS NOT DISTINCT FROM OLD.{new} THEN\n"
-        f"        NEW.{new} := {forward};\n"
-        f"    ELSIF NEW.{new} IS DISTINCT FROM OLD.{new} AND NEW.{old} IS NOT DISTINCT FROM OLD.{old} THEN\n"
-        f"        NEW.{old} := {backward};\n"
+        f"        IF NEW.{b} IS NULL THEN NEW.{b} := {a_to_b};\n"
+        f"        ELSIF NEW.{a} IS NULL THEN NEW.{a} := {b_to_a}; END IF;\n"
+        f"    ELSIF NEW.{a} IS DISTINCT FROM OLD.{a} AND NEW.{b} IS NOT DISTINCT FROM OLD.{b} THEN\n"
+        f"        NEW.{b} := {a_to_b};\n"
+        f"    ELSIF NEW.{b} IS DISTINCT FROM OLD.{b} AND NEW.{a} IS NOT DISTINCT FROM OLD.{a} THEN\n"
+        f"        NEW.{a} := {b_to_a};\n"
         "    END IF;\n"
         "    RETURN NEW;\n"
         "END\n"
