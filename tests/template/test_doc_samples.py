@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -38,6 +40,53 @@ def in_a_copy_of_the_template(code: str, tmp_path: Path) -> None:
     assert (tmp_path / "migrated.db").exists()
 
 
+REVISION = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "sample"
+down_revision = {head!r}
+branch_labels = None
+depends_on = None
+
+
+{upgrade}
+
+
+def downgrade() -> None:
+    pass
+"""
+
+
+def as_a_revision_of_the_template(code: str, tmp_path: Path) -> None:
+    # A fragment of upgrade(), or a whole one, run as the next revision of a copy of the template (SQLite).
+    shutil.copytree(ROOT / "alembic", tmp_path / "alembic", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "alembic.ini", tmp_path / "alembic.ini")
+    head = subprocess.run(
+        [sys.executable, "-m", "alembic", "heads"], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout.split()[0]
+    upgrade = code if code.startswith("def upgrade") else "def upgrade() -> None:\n" + textwrap.indent(code, "    ")
+    (tmp_path / "alembic" / "versions" / "29990101000000_sample.py").write_text(
+        REVISION.format(head=head, upgrade=upgrade)
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=tmp_path,
+        env={**os.environ, "DATABASE_URL": "sqlite:///migrated.db", "APP_ENV": "test"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Running upgrade 9e4f6a1c2d87 -> sample" in result.stderr
+
+
+def is_in_the_templates_revisions(code: str, _tmp_path: Path) -> None:
+    revisions = "".join(path.read_text() for path in (ROOT / "alembic" / "versions").glob("*.py"))
+    lines = [line.strip() for line in code.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    assert [line for line in lines if line not in revisions] == []
+
+
 def is_the_templates_env_py(code: str, _tmp_path: Path) -> None:
     # Run by every migration of the template's tests, as alembic/env.py.
     assert code == (ROOT / "alembic" / "env.py").read_text()
@@ -55,6 +104,9 @@ RUNNERS = {
     "await upgrade_async(connection, config)": in_a_copy_of_the_template,
     'pytest_plugins = ["schemakit.testing.plugin"]': in_a_fresh_folder,
     "def test_signup_commits(db_session)": run_by_the_plugin_tests,
+    'op.add_column_online("orders"': as_a_revision_of_the_template,
+    'where="number IS NULL"': as_a_revision_of_the_template,
+    'op.expand_column("orders", "metadata", "details"': is_in_the_templates_revisions,
 }
 
 

@@ -88,3 +88,21 @@ def test_the_costs_file_holds_the_figures_the_benchmarks_page_quotes() -> None:
     for key in ("check_vs_pytest_alembic_200", "seed_vs_copy"):
         assert f"{costs[key]:.2f}x" in page, key
     assert f"{costs['versioned_update_ratio_by_driver']['psycopg']:.2f}x" in page
+
+
+def test_the_online_results_hold_every_change_in_both_modes_and_the_page_quotes_them() -> None:
+    results = json.loads((ROOT / "benchmarks" / "results" / "online.json").read_text())
+    changes = [r for r in results if r.get("mode") in ("plain", "online")]
+    keys = {"change", "mode", "failed_queries", "worst_stall_ms", "p99_ms", "duration_s"}
+    assert all(keys <= set(r) for r in changes)
+    assert {(r["change"], r["mode"]) for r in changes} >= {
+        (change, mode)
+        for change in ("add_column_backfill", "set_not_null", "foreign_key", "index", "unique", "rename")
+        for mode in ("plain", "online")
+    }
+    (resume,) = [r for r in results if r["change"] == "resume_after_kill"]
+    assert isinstance(resume["rows_updated_twice"], int)
+    assert isinstance(resume["final_matches"], bool)
+    page = (ROOT / "docs" / "benchmarks.md").read_text()
+    for r in changes:
+        assert f"| {r['change']} | {r['mode']} | {r['failed_queries']} | {r['worst_stall_ms']:.0f} |" in page, r

@@ -225,7 +225,7 @@ class _Batches:
             while True:
                 boundary = self.connection.scalar(
                     text(
-                        f"SELECT CAST({self.key} AS VARCHAR) FROM {self._rows(after)} "
+                        f"SELECT CAST({self.key} AS VARCHAR) AS reached FROM {self._rows(after)} "
                         f"ORDER BY {self.key} LIMIT 1 OFFSET :skip"
                     ),
                     {"after": after, "skip": self.operation.batch_size - 1},

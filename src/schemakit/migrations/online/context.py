@@ -8,7 +8,7 @@ caller keeps inside a transaction of its own) it does the plain equivalent insid
 A statement that needs a strong lock (``ALTER TABLE``, ``CREATE TRIGGER``) waits at most
 ``DB_ONLINE_LOCK_TIMEOUT_MS`` (100 ms) for it: while it waits, every query on the table queues behind it, so a
 short wait keeps the table's clients moving. On timeout it is tried again after a random, growing pause
-(exponential backoff with full jitter, from 0.1 s up to 5 s), logging each retry, until
+(exponential backoff with full jitter, from 0.1 s up to 2 s), logging each retry, until
 ``DB_ONLINE_LOCK_BUDGET_S`` (60 s) is spent; then :class:`LockBudgetExhaustedError` names the sessions holding
 locks on the table. A statement that timed out changed nothing, and every online operation is safe to run
 again, so the migration can simply be run again once the blocker is gone.
@@ -72,7 +72,7 @@ class LockRetryPolicy:
     lock_timeout_ms: int = 100
     budget_s: float = 60.0
     first_wait_s: float = 0.1
-    max_wait_s: float = 5.0
+    max_wait_s: float = 2.0
 
     @classmethod
     def from_settings(cls, settings: DatabaseSettings) -> LockRetryPolicy:
