@@ -379,3 +379,65 @@ def test_the_lock_safety_gate_accepts_the_online_operations(project: Path) -> No
     config = configure(project, "sqlite://")
     result = check_lock_safety(config, only={str(written.resolve())})
     assert result.findings == []
+
+
+@pytest.mark.parametrize("dialect", [pytest.param("postgresql", marks=pytest.mark.requires_postgres)])
+def test_a_failed_backfill_resumes_after_its_last_batch_in_key_order(project: Path, empty_database_url: str) -> None:
+    accounts = head_revision(project)
+    add_revision(
+        project,
+        "count_rows",
+        """
+        def upgrade():
+            op.execute("CREATE TABLE IF NOT EXISTS fail_at (id integer)")
+            # Fails on row 150 while fail_at holds it: batches of 40 by key are 1-40, 41-80, 81-120, 121-160.
+            op.backfill(
+                "accounts",
+                {"counter": "counter + 1 + CASE WHEN id IN (SELECT id FROM fail_at) THEN 1 / (id - id) ELSE 0 END"},
+                batch_size=40,
+            )
+
+        def downgrade():
+            op.execute("DROP TABLE fail_at")
+        """,
+        stamp="29990102000000",
+    )
+    config = configure(project, empty_database_url)
+    upgrade(config, accounts)
+    engine = engine_for(empty_database_url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE fail_at (id integer)"))
+        connection.execute(text("INSERT INTO fail_at VALUES (150)"))
+    with pytest.raises(Exception, match="division by zero"):
+        upgrade(config)
+    assert values(empty_database_url, f"SELECT last_key, rows_done FROM {BACKFILL_PROGRESS_TABLE}") == [("120", 120)]
+    assert values(empty_database_url, "SELECT count(*) FROM accounts WHERE counter = 1") == [(120,)]
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM fail_at"))
+    engine.dispose()
+    upgrade(config)
+    assert values(empty_database_url, "SELECT min(counter), max(counter), count(*) FROM accounts") == [(1, 1, ROWS)]
+
+
+def test_a_backfill_moves_updated_at_and_a_version_only_when_asked(project: Path, empty_database_url: str) -> None:
+    add_revision(
+        project,
+        "touching",
+        """
+        def upgrade():
+            op.backfill("accounts", {"region": "'eu'"}, where="id <= 10", touch=True, bump_version="counter")
+
+        def downgrade():
+            pass
+        """,
+        stamp="29990102000000",
+    )
+    upgrade(configure(project, empty_database_url))
+    rows = values(
+        empty_database_url,
+        "SELECT id <= 10, min(counter), max(counter), count(DISTINCT updated_at > '2001-01-02') FROM accounts "
+        "GROUP BY id <= 10 ORDER BY 1",
+    )
+    # The ten rows asked for got a new updated_at and a bumped counter; the rest were left alone.
+    assert [(bool(r[0]), *r[1:]) for r in rows] == [(False, 0, 0, 1), (True, 1, 1, 1)]
+    assert values(empty_database_url, "SELECT count(*) FROM accounts WHERE updated_at > '2001-01-02'") == [(10,)]
