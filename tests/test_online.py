@@ -441,3 +441,18 @@ def test_a_backfill_moves_updated_at_and_a_version_only_when_asked(project: Path
     # The ten rows asked for got a new updated_at and a bumped counter; the rest were left alone.
     assert [(bool(r[0]), *r[1:]) for r in rows] == [(False, 0, 0, 1), (True, 1, 1, 1)]
     assert values(empty_database_url, "SELECT count(*) FROM accounts WHERE updated_at > '2001-01-02'") == [(10,)]
+
+
+@pytest.mark.parametrize("dialect", [pytest.param("postgresql", marks=pytest.mark.requires_postgres)])
+def test_a_connection_inside_the_callers_transaction_gets_the_plain_forms(
+    project: Path, empty_database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    add_revision(project, "online", ONLINE, stamp="29990102000000")
+    engine = engine_for(empty_database_url)
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))  # the caller's transaction has begun
+        upgrade(configure(project, empty_database_url), connection=connection)
+        connection.commit()
+    engine.dispose()
+    assert shape(empty_database_url) == APPLIED
+    assert "in their plain form" in caplog.text

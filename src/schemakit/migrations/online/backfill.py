@@ -53,7 +53,23 @@ _progress = Table(
 
 @Operations.register_operation("backfill")
 class BackfillOp(MigrateOperation):
-    """Update every row of a table (or those ``where`` selects) in short, resumable, key-ordered batches."""
+    """Update every row of a table (or those ``where`` selects) in short, resumable, key-ordered batches.
+
+    Args:
+        table_name: The table.
+        values: Each column to set, with the SQL expression that gives its value (it may name the row's
+            columns): ``{"number": "'SO-' || id"}``.
+        where: A SQL condition that selects the rows to update (``"number IS NULL"``); all rows if omitted.
+        schema: The table's schema.
+        batch_size: Rows per batch; each batch is one short transaction.
+        pause_s: A pause after each batch, to leave room for the table's other writers.
+        touch: Let the ``updated_at`` trigger refresh ``updated_at`` (left as it is by default).
+        bump_version: A version column to add one to in every updated row.
+        name: The name progress is recorded under; by default the table and the columns set.
+
+    Raises:
+        ValueError: For no values, or a batch size below 1.
+    """
 
     def __init__(
         self,
@@ -83,48 +99,9 @@ class BackfillOp(MigrateOperation):
         self.name = name or f"{qualified(table_name, schema)}({','.join(sorted(values))})"
 
     @classmethod
-    def backfill(
-        cls,
-        operations: Operations,
-        table_name: str,
-        values: Mapping[str, str],
-        *,
-        where: str | None = None,
-        schema: str | None = None,
-        batch_size: int = 5000,
-        pause_s: float = 0.0,
-        touch: bool = False,
-        bump_version: str | None = None,
-        name: str | None = None,
-    ) -> Any:
-        """Set ``values`` (column name to SQL expression) on the rows of ``table_name``, in batches.
-
-        Args:
-            operations: Alembic's operations (``op``).
-            table_name: The table.
-            values: Each column to set, with the SQL expression that gives its value (it may name the row's
-                columns): ``{"number": "'SO-' || id"}``.
-            where: A SQL condition that selects the rows to update (``"number IS NULL"``); all rows if omitted.
-            schema: The table's schema.
-            batch_size: Rows per batch; each batch is one short transaction.
-            pause_s: A pause after each batch, to leave room for the table's other writers.
-            touch: Let the ``updated_at`` trigger refresh ``updated_at`` (left as it is by default).
-            bump_version: A version column to add one to in every updated row.
-            name: The name progress is recorded under; by default the table and the columns set.
-        """
-        return operations.invoke(
-            cls(
-                table_name,
-                values,
-                where=where,
-                schema=schema,
-                batch_size=batch_size,
-                pause_s=pause_s,
-                touch=touch,
-                bump_version=bump_version,
-                name=name,
-            )
-        )
+    def backfill(cls, operations: Operations, table_name: str, values: Mapping[str, str], **options: Any) -> Any:
+        """``op.backfill(table_name, values, where=..., batch_size=..., ...)``: the arguments of :class:`BackfillOp`."""
+        return operations.invoke(cls(table_name, values, **options))
 
 
 @Operations.implementation_for(BackfillOp)

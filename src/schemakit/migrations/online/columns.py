@@ -18,7 +18,7 @@ transaction, without a trigger (SQLite serves one writer at a time; nothing runs
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from alembic.operations import MigrateOperation, Operations, ops
 from sqlalchemy import Column
@@ -119,6 +119,8 @@ def sync_trigger_name(table: str, column: str, new_column: str) -> str:
 
 
 class _ColumnPairOperation(MigrateOperation):
+    """Two columns of one table: the one the running code uses, and the one that replaces it."""
+
     def __init__(
         self,
         table_name: str,
@@ -140,8 +142,18 @@ class _ColumnPairOperation(MigrateOperation):
         self.schema = schema
         self.batch_size = batch_size
 
-    def _arguments(self) -> dict[str, Any]:
-        return {"type_": self.type_, "schema": self.schema, "batch_size": self.batch_size}
+    def _as(self, kind: type[_Pair]) -> _Pair:
+        """The same pair of columns, as another of the pair operations."""
+        return kind(
+            self.table_name,
+            self.column_name,
+            self.new_column_name,
+            type_=self.type_,
+            using=self.using,
+            reverse_using=self.reverse_using,
+            schema=self.schema,
+            batch_size=self.batch_size,
+        )
 
 
 @Operations.register_operation("expand_column")
@@ -163,29 +175,13 @@ class ExpandColumnOp(_ColumnPairOperation):
         batch_size: int = 5000,
     ) -> Any:
         """Expand ``column_name`` into ``new_column_name`` of type ``type_`` (see the module's description)."""
-        return operations.invoke(
-            cls(
-                table_name,
-                column_name,
-                new_column_name,
-                type_=type_,
-                using=using,
-                reverse_using=reverse_using,
-                schema=schema,
-                batch_size=batch_size,
-            )
-        )
+        pair = cls(table_name, column_name, new_column_name, type_=type_, schema=schema, batch_size=batch_size)
+        pair.using, pair.reverse_using = using, reverse_using
+        return operations.invoke(pair)
 
     def reverse(self) -> UndoExpandColumnOp:
         """The operation that undoes this one."""
-        return UndoExpandColumnOp(
-            self.table_name,
-            self.column_name,
-            self.new_column_name,
-            using=self.using,
-            reverse_using=self.reverse_using,
-            **self._arguments(),
-        )
+        return self._as(UndoExpandColumnOp)
 
 
 @Operations.register_operation("undo_expand_column")
@@ -207,14 +203,7 @@ class UndoExpandColumnOp(_ColumnPairOperation):
 
     def reverse(self) -> ExpandColumnOp:
         """The operation that undoes this one."""
-        return ExpandColumnOp(
-            self.table_name,
-            self.column_name,
-            self.new_column_name,
-            using=self.using,
-            reverse_using=self.reverse_using,
-            **self._arguments(),
-        )
+        return self._as(ExpandColumnOp)
 
 
 @Operations.register_operation("contract_column")
@@ -235,17 +224,9 @@ class ContractColumnOp(_ColumnPairOperation):
         schema: str | None = None,
     ) -> Any:
         """Drop ``column_name``, replaced by ``new_column_name``; ``type_``, the old column's, makes it reversible."""
-        return operations.invoke(
-            cls(
-                table_name,
-                column_name,
-                new_column_name,
-                type_=type_,
-                using=using,
-                reverse_using=reverse_using,
-                schema=schema,
-            )
-        )
+        pair = cls(table_name, column_name, new_column_name, type_=type_, schema=schema)
+        pair.using, pair.reverse_using = using, reverse_using
+        return operations.invoke(pair)
 
     def reverse(self) -> ExpandColumnOp:
         """The operation that undoes this one: the old column expanded again from the new one."""
@@ -260,6 +241,9 @@ class ContractColumnOp(_ColumnPairOperation):
             reverse_using=self.using,
             schema=self.schema,
         )
+
+
+_Pair = TypeVar("_Pair", bound=_ColumnPairOperation)
 
 
 def _sync_ddl(operation: _ColumnPairOperation) -> tuple[str, str]:

@@ -52,6 +52,7 @@ ONLINE_OPTION = "schemakit_online_steps"
 POLICY_OPTION = "schemakit_lock_retry"
 
 _LOCK_NOT_AVAILABLE = "55P03"
+_WARNED = "schemakit_online_fallback_warned"
 
 
 class LockBudgetExhaustedError(MigrationError):
@@ -83,7 +84,17 @@ class LockRetryPolicy:
 def is_online(operations: Operations) -> bool:
     """Whether online operations take their online form here: PostgreSQL, free to leave the transaction."""
     context = operations.get_context()
-    return context.dialect.name == "postgresql" and bool(context.opts.get(ONLINE_OPTION, True))
+    if context.dialect.name != "postgresql":
+        return False
+    if context.opts.get(ONLINE_OPTION, True):
+        return True
+    if not context.opts.get(_WARNED):
+        context.opts[_WARNED] = True
+        log.warning(
+            "the connection was handed in inside a transaction of the caller's, which holds the whole run: the "
+            "online operations run inside it, in their plain form, and lock their tables until it ends"
+        )
+    return False
 
 
 def outside_transaction(operations: Operations) -> Any:
