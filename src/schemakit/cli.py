@@ -1,7 +1,8 @@
-"""The ``schemakit`` command: ``init``, ``seed`` and ``check``.
+"""The ``schemakit`` command: ``init``, ``seed``, ``check`` and ``db``.
 
 ``schemakit init`` sets a project up for schemakit, Alembic and pytest (:mod:`schemakit.scaffold`);
-``schemakit seed`` loads the development fixtures behind the guard (:mod:`schemakit.seeding.command`).
+``schemakit seed`` loads the development fixtures behind the guard (:mod:`schemakit.seeding.command`);
+``schemakit db backup | restore | drill`` makes backups and proves them (:mod:`schemakit.backups.command`).
 
 ``schemakit check`` runs every quality gate (:mod:`schemakit.gates`) on the project's models and migrations,
 against a throwaway database (PostgreSQL from ``TEST_DATABASE_URL`` or a throwaway cluster; SQLite with
@@ -20,6 +21,7 @@ from alembic.script import ScriptDirectory
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
+from schemakit.backups import command as backup_command
 from schemakit.engine import make_utility_engine
 from schemakit.errors import SchemakitError, database_error_reason
 from schemakit.gates import (
@@ -114,6 +116,8 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--alembic-dir", default="alembic", help="the migrations' folder")
     init.add_argument("--fixtures", default="fixtures", help="the seed fixtures' folder")
     init.add_argument("--tests", default="tests", help="the tests' folder")
+    database = commands.add_parser("db", help="back up, restore, and prove backups by restoring them")
+    backup_command.add_arguments(database)
     seed = commands.add_parser("seed", help="load the development fixtures, behind the production guard")
     seed_command.add_arguments(seed)
     check = commands.add_parser("check", help="run the quality gates on the models and migrations")
@@ -149,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _init(arguments)
     if arguments.command == "seed":
         return seed_command.run(arguments)
+    if arguments.command == "db":
+        return backup_command.run(arguments)
     if not arguments.config.is_file():
         print(f"schemakit check: no Alembic configuration at {arguments.config}", file=sys.stderr)
         return 2

@@ -1,0 +1,162 @@
+"""What a database holds, read so that two databases can be compared: its :class:`DatabaseState`.
+
+Each table's row count and a content checksum (the sum of a hash of every row's text, so it needs no sort and
+does not depend on the order rows are read in), every index and whether it is valid, every constraint and
+whether it is validated, every sequence's position and the largest value of the column it feeds, and the
+Alembic revisions the database is at. On PostgreSQL the rows are read as text with fixed output settings
+(UTC, ISO dates), so the same rows give the same checksum on any server; a backup reads them in the snapshot
+``pg_dump`` dumps. SQLite has no validation state and no sequences but ``AUTOINCREMENT``'s counters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, inspect, text
+
+__all__ = ["DatabaseState", "SequenceState", "TableState", "read_state"]
+
+# Row text that does not depend on the session: the same rows give the same checksum on any server.
+_STABLE_OUTPUT = {
+    "TimeZone": "UTC",
+    "DateStyle": "ISO, YMD",
+    "IntervalStyle": "postgres",
+    "extra_float_digits": "1",
+    "bytea_output": "hex",
+}
+# 60 bits of each row's MD5, summed as numeric: order-independent, and it never overflows.
+_PG_TABLE = (
+    "SELECT count(*) AS rows, coalesce(sum(('x' || substr(md5(CAST(t AS text)), 1, 15))::bit(60)::bigint), 0) "
+    "AS checksum FROM {table} AS t"
+)
+
+
+@dataclass(frozen=True)
+class TableState:
+    """A table's row count and content checksum."""
+
+    rows: int
+    checksum: str
+
+
+@dataclass(frozen=True)
+class SequenceState:
+    """A sequence's last value (``None`` before its first use) and the largest value of the column it feeds."""
+
+    last_value: int | None
+    column_max: int | None
+
+
+@dataclass
+class DatabaseState:
+    """What a database holds, as :func:`read_state` reads it.
+
+    Indexes, constraints and sequences are named ``<table>.<name>`` (SQLite's sequences by their table alone).
+    """
+
+    tables: dict[str, TableState] = field(default_factory=dict)
+    indexes: dict[str, bool] = field(default_factory=dict)
+    constraints: dict[str, bool] = field(default_factory=dict)
+    sequences: dict[str, SequenceState] = field(default_factory=dict)
+    revisions: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DatabaseState:
+        """The state :meth:`to_json` wrote."""
+        return cls(
+            tables={name: TableState(**value) for name, value in data["tables"].items()},
+            indexes=dict(data["indexes"]),
+            constraints=dict(data["constraints"]),
+            sequences={name: SequenceState(**value) for name, value in data["sequences"].items()},
+            revisions=list(data["revisions"]),
+        )
+
+
+def read_state(connection: Connection) -> DatabaseState:
+    """Read the state of the database behind ``connection`` (its current schema), in the connection's transaction."""
+    if connection.dialect.name == "postgresql":
+        return _postgres_state(connection)
+    return _sqlite_state(connection)
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _postgres_state(connection: Connection) -> DatabaseState:
+    for name, value in _STABLE_OUTPUT.items():
+        connection.execute(text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value})
+    namespace = "(SELECT oid FROM pg_namespace WHERE nspname = current_schema())"
+    state = DatabaseState()
+    tables = [
+        str(name)
+        for name in connection.scalars(
+            text(f"SELECT relname FROM pg_class WHERE relnamespace = {namespace} AND relkind IN ('r', 'p') ORDER BY 1")
+        )
+    ]
+    for table in tables:
+        row = connection.execute(text(_PG_TABLE.format(table=_quoted(table)))).one()
+        state.tables[table] = TableState(int(row.rows), str(row.checksum))
+    for name, valid in connection.execute(
+        text(
+            "SELECT t.relname || '.' || i.relname, x.indisvalid FROM pg_index x "
+            "JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid "
+            f"WHERE t.relnamespace = {namespace}"
+        )
+    ):
+        state.indexes[str(name)] = bool(valid)
+    for name, validated in connection.execute(
+        text(
+            "SELECT t.relname || '.' || c.conname, c.convalidated FROM pg_constraint c "
+            f"JOIN pg_class t ON t.oid = c.conrelid WHERE t.relnamespace = {namespace}"
+        )
+    ):
+        state.constraints[str(name)] = bool(validated)
+    for sequence, table, column, last_value in connection.execute(
+        text(
+            "SELECT s.relname, t.relname, a.attname, q.last_value FROM pg_class s "
+            "JOIN pg_depend d ON d.objid = s.oid AND d.classid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') "
+            "JOIN pg_class t ON t.oid = d.refobjid "
+            "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid "
+            "JOIN pg_sequences q ON q.schemaname = current_schema() AND q.sequencename = s.relname "
+            f"WHERE s.relkind = 'S' AND s.relnamespace = {namespace}"
+        )
+    ):
+        largest = connection.scalar(text(f"SELECT max({_quoted(column)}) FROM {_quoted(table)}"))
+        state.sequences[f"{table}.{sequence}"] = SequenceState(
+            None if last_value is None else int(last_value), None if largest is None else int(largest)
+        )
+    state.revisions = _revisions(connection, tables)
+    return state
+
+
+def _sqlite_state(connection: Connection) -> DatabaseState:
+    state = DatabaseState()
+    inspector = inspect(connection)
+    tables = sorted(name for name in inspector.get_table_names() if name != "sqlite_sequence")
+    for table in tables:
+        total, rows = 0, 0
+        for row in connection.execute(text(f"SELECT * FROM {_quoted(table)}")):
+            total += int.from_bytes(hashlib.md5(repr(tuple(row)).encode(), usedforsecurity=False).digest()[:8])
+            rows += 1
+        state.tables[table] = TableState(rows, str(total % 2**64))
+        for index in inspector.get_indexes(table):
+            state.indexes[f"{table}.{index['name']}"] = True
+    if connection.scalar(text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_sequence'")):
+        for table, last_value in connection.execute(text("SELECT name, seq FROM sqlite_sequence")):
+            largest = connection.scalar(text(f"SELECT max(rowid) FROM {_quoted(table)}"))
+            state.sequences[str(table)] = SequenceState(int(last_value), None if largest is None else int(largest))
+    state.revisions = _revisions(connection, tables)
+    return state
+
+
+def _revisions(connection: Connection, tables: list[str]) -> list[str]:
+    if "alembic_version" not in tables:
+        return []
+    return sorted(str(r) for r in connection.scalars(text("SELECT version_num FROM alembic_version")))
