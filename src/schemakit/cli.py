@@ -1,8 +1,9 @@
-"""The ``schemakit`` command: ``init``, ``seed``, ``check`` and ``db``.
+"""The ``schemakit`` command: ``init``, ``seed``, ``check``, ``db`` and ``roles``.
 
 ``schemakit init`` sets a project up for schemakit, Alembic and pytest (:mod:`schemakit.scaffold`);
 ``schemakit seed`` loads the development fixtures behind the guard (:mod:`schemakit.seeding.command`);
-``schemakit db backup | restore | drill`` makes backups and proves them (:mod:`schemakit.backups.command`).
+``schemakit db backup | restore | drill`` makes backups and proves them (:mod:`schemakit.backups.command`);
+``schemakit roles`` prints or applies least-privilege roles (:mod:`schemakit.roles`).
 
 ``schemakit check`` runs every quality gate (:mod:`schemakit.gates`) on the project's models and migrations,
 against a throwaway database (PostgreSQL from ``TEST_DATABASE_URL`` or a throwaway cluster; SQLite with
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from alembic.script import ScriptDirectory
@@ -41,6 +42,7 @@ from schemakit.gates.locksafety import DEFAULT_POSTGRES_VERSION
 from schemakit.migrations.commands import make_config
 from schemakit.project import ProjectConfig
 from schemakit.provisioning import throwaway_database
+from schemakit.roles import RoleNames, apply_roles, roles_sql
 from schemakit.scaffold import init_project
 from schemakit.seeding import command as seed_command
 from schemakit.settings import DatabaseSettings, describe_settings_error
@@ -118,6 +120,10 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--tests", default="tests", help="the tests' folder")
     database = commands.add_parser("db", help="back up, restore, and prove backups by restoring them")
     backup_command.add_arguments(database)
+    roles = commands.add_parser("roles", help="print (or apply) SQL for an owner, an application and a read-only role")
+    roles.add_argument("--apply", action="store_true", help="run it on the configured database")
+    for kind in ("owner", "app", "readonly"):
+        roles.add_argument(f"--{kind}", metavar="NAME", help=f"the {kind} role's name (default: <database>_{kind})")
     seed = commands.add_parser("seed", help="load the development fixtures, behind the production guard")
     seed_command.add_arguments(seed)
     check = commands.add_parser("check", help="run the quality gates on the models and migrations")
@@ -146,15 +152,37 @@ def _init(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
-    arguments = _parser().parse_args(argv)
-    if arguments.command == "init":
-        return _init(arguments)
-    if arguments.command == "seed":
-        return seed_command.run(arguments)
-    if arguments.command == "db":
-        return backup_command.run(arguments)
+def _roles(arguments: argparse.Namespace) -> int:
+    try:
+        settings = DatabaseSettings()
+    except ValidationError as exc:
+        print(f"schemakit roles: the database settings are invalid: {describe_settings_error(exc)}", file=sys.stderr)
+        return 2
+    if settings.dialect != "postgresql":
+        print("schemakit roles: roles are PostgreSQL's; DATABASE_URL names SQLite", file=sys.stderr)
+        return 2
+    defaults = RoleNames.for_database(str(settings.sync_url.database))
+    names = RoleNames(
+        arguments.owner or defaults.owner, arguments.app or defaults.app, arguments.readonly or defaults.readonly
+    )
+    if not arguments.apply:
+        print(";\n\n".join(roles_sql(str(settings.sync_url.database), names)) + ";")
+        return 0
+    engine = make_utility_engine(settings)
+    try:
+        with engine.begin() as connection:
+            apply_roles(connection, names)
+    except DBAPIError as exc:
+        print(f"schemakit roles: {database_error_reason(exc)}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print(f"Roles ready on {settings.masked_url()}: owner {names.owner}, app {names.app}, read-only {names.readonly}")
+    print("Set their passwords with ALTER ROLE ... PASSWORD, and MIGRATION_DATABASE_URL to the owner's URL.")
+    return 0
+
+
+def _check(arguments: argparse.Namespace) -> int:
     if not arguments.config.is_file():
         print(f"schemakit check: no Alembic configuration at {arguments.config}", file=sys.stderr)
         return 2
@@ -167,6 +195,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(report.json() if arguments.format == "json" else report.text())
     return 0 if report.passed else 1
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "init": _init,
+    "seed": seed_command.run,
+    "check": _check,
+    "db": backup_command.run,
+    "roles": _roles,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    arguments = _parser().parse_args(argv)
+    return _COMMANDS[arguments.command](arguments)
 
 
 if __name__ == "__main__":

@@ -66,6 +66,11 @@ class DatabaseSettings(BaseSettings):
         alias="DATABASE_URL",
         description="SQLAlchemy URL of the database; a sync or an async driver, PostgreSQL or SQLite.",
     )
+    migration_database_url: SecretStr | None = Field(
+        default=None,
+        alias="MIGRATION_DATABASE_URL",
+        description="The URL migrations connect with (the owner role's), when it differs from DATABASE_URL.",
+    )
     app_env: AppEnv = Field(default=AppEnv.DEVELOPMENT, alias="APP_ENV")
     pool_size: int = Field(default=5, ge=1, alias="DB_POOL_SIZE")
     max_overflow: int = Field(default=10, ge=0, alias="DB_MAX_OVERFLOW")
@@ -86,9 +91,11 @@ class DatabaseSettings(BaseSettings):
     online_lock_timeout_ms: int = Field(default=100, ge=1, le=_MAX_TIMEOUT_MS, alias="DB_ONLINE_LOCK_TIMEOUT_MS")
     online_lock_budget_s: float = Field(default=60.0, ge=0, le=86_400, alias="DB_ONLINE_LOCK_BUDGET_S")
 
-    @field_validator("database_url")
+    @field_validator("database_url", "migration_database_url")
     @classmethod
-    def _check_url(cls, value: SecretStr) -> SecretStr:
+    def _check_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
         text = value.get_secret_value()
         if _authority(text).count("@") > 1:
             raise ValueError(
@@ -163,6 +170,12 @@ class DatabaseSettings(BaseSettings):
         if self.dialect == "postgresql":
             return _rename_query_key(self.url.set(drivername=_ASYNC_POSTGRES_DRIVER), "sslmode", "ssl")
         return self.url.set(drivername=_ASYNC_SQLITE_DRIVER)
+
+    def for_migrations(self) -> DatabaseSettings:
+        """These settings with ``MIGRATION_DATABASE_URL`` as the URL, when it is set; the same settings otherwise."""
+        if self.migration_database_url is None:
+            return self
+        return self.model_copy(update={"database_url": self.migration_database_url, "migration_database_url": None})
 
     def masked_url(self) -> str:
         """The URL as text with the password replaced by ``***``, for messages and logs."""

@@ -81,7 +81,7 @@ def run_migrations(target_metadata: MetaData, *, version_table: str = "alembic_v
     if config.config_file_name and options.configure_logging:
         fileConfig(config.config_file_name, disable_existing_loggers=False)
     try:
-        settings = options.settings or DatabaseSettings()
+        settings = (options.settings or DatabaseSettings()).for_migrations()
     except ValidationError as exc:
         raise MigrationError(
             f"cannot migrate: the database settings are invalid: {describe_settings_error(exc)}"
