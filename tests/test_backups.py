@@ -22,7 +22,8 @@ SCHEMA = {
     "postgresql": [
         "CREATE TABLE regions (id serial PRIMARY KEY, code text NOT NULL UNIQUE)",
         "CREATE TABLE shops (id serial PRIMARY KEY, region_id integer NOT NULL REFERENCES regions (id), "
-        "name text NOT NULL, opened timestamptz NOT NULL DEFAULT '2020-01-01', score double precision)",
+        "name text NOT NULL, opened timestamptz NOT NULL DEFAULT '2020-01-01', score double precision, "
+        "extra json NOT NULL DEFAULT '{}')",  # json has no hash function: this table's checksum takes the MD5 way
         "CREATE INDEX ix_shops_region ON shops (region_id)",
         "CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)",
     ],
@@ -103,6 +104,7 @@ FAULTS: dict[str, tuple[dict[str, str], str]] = {
     "missing table": ({"postgresql": "DROP TABLE shops", "sqlite": "DROP TABLE shops"}, "table shops is missing"),
     "missing row": ({"*": "DELETE FROM shops WHERE id = 7"}, "table shops has 499 rows, the backup has 500"),
     "changed value": ({"*": "UPDATE shops SET score = 1.5 WHERE id = 7"}, "table shops: the content differs"),
+    "changed key": ({"*": "UPDATE regions SET code = 'xx' WHERE code = 'ap'"}, "table regions: the content differs"),
     "dropped index": ({"*": "DROP INDEX ix_shops_region"}, "index shops.ix_shops_region is missing"),
     "invalid constraint": (
         {"postgresql": "UPDATE pg_constraint SET convalidated = false WHERE conname = 'shops_region_id_fkey'"},

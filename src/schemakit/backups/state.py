@@ -1,7 +1,7 @@
 """What a database holds, read so that two databases can be compared: its :class:`DatabaseState`.
 
-Each table's row count and a content checksum (the sum of a hash of every row's text, so it needs no sort and
-does not depend on the order rows are read in), every index and whether it is valid, every constraint and
+Each table's row count and a content checksum (the sum of a hash of every row, so it needs no sort and does
+not depend on the order rows are read in), every index and whether it is valid, every constraint and
 whether it is validated, every sequence's position and the largest value of the column it feeds, and the
 Alembic revisions the database is at. On PostgreSQL the rows are read as text with fixed output settings
 (UTC, ISO dates), so the same rows give the same checksum on any server; a backup reads them in the snapshot
@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, inspect, text
+from sqlalchemy.exc import DBAPIError
 
 __all__ = ["DatabaseState", "SequenceState", "TableState", "read_state"]
 
@@ -26,11 +27,17 @@ _STABLE_OUTPUT = {
     "extra_float_digits": "1",
     "bytea_output": "hex",
 }
-# 60 bits of each row's MD5, summed as numeric: order-independent, and it never overflows.
-_PG_TABLE = (
-    "SELECT count(*) AS rows, coalesce(sum(('x' || substr(md5(CAST(t AS text)), 1, 15))::bit(60)::bigint), 0) "
-    "AS checksum FROM {table} AS t"
+# Each row's 64-bit hash, summed as numeric: order-independent, and it never overflows. hash_record_extended
+# hashes the values with their types' hash functions, which hash partitioning keeps stable across versions;
+# a table with a column type that has none (json, say) falls back to an MD5 of each row's text.
+_PG_TABLE = "SELECT count(*) AS rows, coalesce(sum({row_hash}::numeric), 0) AS checksum FROM {table} AS t"
+_ROW_HASHES = (
+    "hash_record_extended(t, 0)",
+    "('x' || substr(md5(CAST(t AS text)), 1, 16))::bit(64)::bigint",
 )
+
+
+_UNDEFINED_FUNCTION = "42883"  # a column type with no hash function
 
 
 @dataclass(frozen=True)
@@ -101,8 +108,7 @@ def _postgres_state(connection: Connection) -> DatabaseState:
         )
     ]
     for table in tables:
-        row = connection.execute(text(_PG_TABLE.format(table=_quoted(table)))).one()
-        state.tables[table] = TableState(int(row.rows), str(row.checksum))
+        state.tables[table] = _postgres_table(connection, table)
     for name, valid in connection.execute(
         text(
             "SELECT t.relname || '.' || i.relname, x.indisvalid FROM pg_index x "
@@ -134,6 +140,18 @@ def _postgres_state(connection: Connection) -> DatabaseState:
         )
     state.revisions = _revisions(connection, tables)
     return state
+
+
+def _postgres_table(connection: Connection, table: str) -> TableState:
+    for row_hash in _ROW_HASHES:
+        try:
+            with connection.begin_nested():
+                row = connection.execute(text(_PG_TABLE.format(row_hash=row_hash, table=_quoted(table)))).one()
+                return TableState(int(row.rows), f"{row_hash.split('(')[0]}:{row.checksum}")
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) != _UNDEFINED_FUNCTION:
+                raise
+    raise AssertionError("the MD5 of a row's text is always defined")
 
 
 def _sqlite_state(connection: Connection) -> DatabaseState:
