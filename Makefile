@@ -23,7 +23,7 @@ check: $(STAMP)
 	$(VENV)/bin/schemakit check
 	$(VENV)/bin/schemakit check --backend sqlite
 
-BENCHMARKS := bench_ids bench_keys bench_mixins bench_seed bench_migrations bench_testkit bench_check bench_online costs
+BENCHMARKS := bench_ids bench_keys bench_mixins bench_seed bench_migrations bench_testkit bench_check bench_online bench_drill costs
 
 bench: $(STAMP)
 	for name in $(BENCHMARKS); do $(PY) -m benchmarks.$$name || exit 1; done

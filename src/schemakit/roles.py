@@ -2,12 +2,13 @@
 
 Three roles, named after the database unless told otherwise:
 
-=====================  ===================================================================================
-``<database>_owner``   owns the schema's objects and runs the migrations (``MIGRATION_DATABASE_URL``)
-``<database>_app``     what the application connects as: SELECT, INSERT, UPDATE, DELETE on the project's
-                       tables, and its sequences; no TRUNCATE, no DDL, no writes to the migrations' bookkeeping
-``<database>_readonly``  SELECT only, for reports and support
-=====================  ===================================================================================
+=========================  ===============================================================================
+``<database>_owner``       owns the schema's objects and runs the migrations (``MIGRATION_DATABASE_URL``)
+``<database>_app``         what the application connects as: SELECT, INSERT, UPDATE, DELETE on the
+                           project's tables, and its sequences; no TRUNCATE, no DDL, no writes to the
+                           migrations' bookkeeping
+``<database>_readonly``    SELECT only, for reports and support
+=========================  ===============================================================================
 
 ``ALTER DEFAULT PRIVILEGES FOR ROLE <owner>`` gives the tables and sequences that later migrations create (as
 the owner) the same grants, so a new table is never left out. The existing objects of the schema are handed to
