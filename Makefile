@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test check lint docs format bench bench-quick clean
+.PHONY: install demo test check lint docs format bench bench-quick db-backup db-restore db-drill clean
 
 install: $(STAMP)
 
@@ -22,6 +22,17 @@ test: $(STAMP)
 check: $(STAMP)
 	$(VENV)/bin/schemakit check
 	$(VENV)/bin/schemakit check --backend sqlite
+
+# The configured database (DATABASE_URL): a backup with its manifest, a restore into another database, a drill.
+db-backup: $(STAMP)
+	$(VENV)/bin/schemakit db backup
+
+db-restore: $(STAMP)
+	test -n "$(FILE)" -a -n "$(TO)" || { echo "usage: make db-restore FILE=backups/<archive>.dump TO=<database URL>"; exit 2; }
+	$(VENV)/bin/schemakit db restore "$(FILE)" --to "$(TO)"
+
+db-drill: $(STAMP)
+	$(VENV)/bin/schemakit db drill
 
 BENCHMARKS := bench_ids bench_keys bench_mixins bench_seed bench_migrations bench_testkit bench_check bench_online bench_drill costs
 
@@ -44,4 +55,4 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format src tests scripts alembic benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache app.db docs/_build
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache app.db docs/_build backups
