@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from schemakit.mixins import (
         INCLUDE_DELETED,
         AuditMixin,
+        AuditTrailMixin,
         ServerUUIDv7PrimaryKeyMixin,
         SoftDeleteMixin,
         TimestampMixin,
@@ -55,6 +56,7 @@ __all__ = [
     "AppEnv",
     "AsyncSession",
     "AuditMixin",
+    "AuditTrailMixin",
     "Base",
     "ConcurrentUpdateError",
     "DatabaseSettings",
@@ -97,6 +99,7 @@ _HOMES = {
     "AppEnv": "schemakit.settings",
     "AsyncSession": "schemakit.session",
     "AuditMixin": "schemakit.mixins",
+    "AuditTrailMixin": "schemakit.mixins",
     "Base": "schemakit.base",
     "ConcurrentUpdateError": "schemakit.conflicts",
     "DatabaseSettings": "schemakit.settings",

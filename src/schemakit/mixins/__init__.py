@@ -5,6 +5,7 @@ Each mixin orders its columns with ``sort_order``: ``id`` comes first, then the 
 """
 
 from schemakit.mixins.audit import AuditMixin
+from schemakit.mixins.audit_trail import AuditTrailMixin
 from schemakit.mixins.primary_key import ServerUUIDv7PrimaryKeyMixin, UUIDv7PrimaryKeyMixin
 from schemakit.mixins.soft_delete import INCLUDE_DELETED, SoftDeleteMixin, unique_among_live
 from schemakit.mixins.timestamps import TimestampMixin
@@ -13,6 +14,7 @@ from schemakit.mixins.versioned import VersionedMixin
 __all__ = [
     "INCLUDE_DELETED",
     "AuditMixin",
+    "AuditTrailMixin",
     "ServerUUIDv7PrimaryKeyMixin",
     "SoftDeleteMixin",
     "TimestampMixin",

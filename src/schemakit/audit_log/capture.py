@@ -1,0 +1,76 @@
+"""The actor of :func:`schemakit.audit.acting_as`, carried to the audit triggers of the transaction.
+
+Installed by the first audited model (:func:`install`), never by importing schemakit:
+
+* PostgreSQL: when a connection begins a transaction inside ``acting_as``, and before each ORM flush whose
+  actor differs from the one already set, the transaction-local setting ``schemakit.actor`` is written; it
+  ends with the transaction. Outside ``acting_as`` nothing is sent.
+* SQLite: every connection gets two functions the triggers call, ``schemakit_actor()`` (the actor its
+  transaction began or flushed with) and ``schemakit_sha256(text)``.
+
+Both engines' sync and async forms (asyncpg, aiosqlite) are covered: the events run where the caller's
+context, and so its actor, is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from typing import Any
+
+from sqlalchemy import Connection, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import Pool
+
+from schemakit.audit import current_actor
+from schemakit.audit_log.ddl import ACTOR_SETTING
+
+__all__ = ["install"]
+
+_ACTOR = "schemakit.audit_actor"
+_SET_ACTOR = text(f"SELECT set_config('{ACTOR_SETTING}', :actor, true)")
+_installed = False
+
+
+def _sha256(value: str | None) -> str | None:
+    return None if value is None else hashlib.sha256(value.encode()).hexdigest()
+
+
+def _on_connect(dbapi_connection: Any, record: Any) -> None:
+    adapted = type(dbapi_connection).__name__ == "AsyncAdapt_aiosqlite_connection"
+    if not (isinstance(dbapi_connection, sqlite3.Connection) or adapted):
+        return
+    info = record.info
+    dbapi_connection.create_function("schemakit_actor", 0, lambda: info.get(_ACTOR), deterministic=False)
+    dbapi_connection.create_function("schemakit_sha256", 1, _sha256, deterministic=True)
+
+
+def _carry(connection: Connection) -> None:
+    actor = current_actor()
+    info = connection.connection.info
+    if connection.dialect.name == "sqlite":
+        info[_ACTOR] = actor
+    elif actor is not None and info.get(_ACTOR) != actor:
+        connection.execute(_SET_ACTOR, {"actor": actor})
+        info[_ACTOR] = actor
+
+
+def _on_begin(connection: Connection) -> None:
+    connection.connection.info.pop(_ACTOR, None)
+    _carry(connection)
+
+
+def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    _carry(session.connection())
+
+
+def install() -> None:
+    """Carry the actor to the audit triggers from now on (idempotent); called by the first audited model."""
+    global _installed  # noqa: PLW0603 - one installation a process, made by the first audited model
+    if _installed:
+        return
+    event.listen(Pool, "connect", _on_connect)
+    event.listen(Engine, "begin", _on_begin)
+    event.listen(Session, "before_flush", _before_flush)
+    _installed = True

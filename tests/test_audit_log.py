@@ -1,0 +1,205 @@
+"""The audit log on SQLite and PostgreSQL: every way of writing is recorded, with its actor, and chained."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine, String, delete, insert, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from schemakit import (
+    TYPE_ANNOTATION_MAP,
+    DatabaseSettings,
+    SoftDeleteMixin,
+    TimestampMixin,
+    UUIDv7PrimaryKeyMixin,
+    acting_as,
+    make_async_engine,
+    make_engine,
+    make_metadata,
+    utc_now,
+)
+from schemakit.audit_log.reading import changes_between, changes_between_async, history, history_async
+from schemakit.audit_log.verify import prune, verify_chain
+from schemakit.mixins.audit_trail import AuditTrailMixin
+
+
+class AuditBase(DeclarativeBase):
+    metadata = make_metadata()
+    type_annotation_map = TYPE_ANNOTATION_MAP
+
+
+class Note(UUIDv7PrimaryKeyMixin, TimestampMixin, SoftDeleteMixin, AuditTrailMixin, AuditBase):
+    __tablename__ = "notes"
+    title: Mapped[str] = mapped_column(String(80), unique=True)
+    body: Mapped[str | None] = mapped_column(String(200))
+
+
+class Counter(AuditTrailMixin, AuditBase):
+    __tablename__ = "counters"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int]
+
+
+@pytest.fixture
+def engine(empty_database_url: str) -> Iterator[Engine]:
+    engine = make_engine(DatabaseSettings(database_url=empty_database_url, _env_file=None))
+    AuditBase.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+def entries(engine: Engine) -> list[tuple[str, str, str | None, list[str]]]:
+    """(table, action, actor, changed columns) of every entry, in order."""
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT table_name, action, actor, changes FROM audit_logs ORDER BY id"))
+        return [(table, action, actor, sorted(_json(changes))) for table, action, actor, changes in rows]
+
+
+def _json(value: object) -> dict[str, object]:
+    import json
+
+    return value if isinstance(value, dict) else json.loads(str(value))
+
+
+def test_orm_writes_are_recorded_with_their_actor_and_action(engine: Engine) -> None:
+    with acting_as("ada"), Session(engine) as session:
+        note = Note(title="first")
+        session.add(note)
+        session.commit()
+        note.body = "changed"
+        session.commit()
+        note.deleted_at = utc_now()
+        session.commit()
+        note.deleted_at = None
+        session.commit()
+        session.delete(note)
+        session.commit()
+    recorded = entries(engine)
+    assert [(action, actor) for _, action, actor, _ in recorded] == [
+        ("insert", "ada"),
+        ("update", "ada"),
+        ("soft_delete", "ada"),
+        ("restore", "ada"),
+        ("delete", "ada"),
+    ]
+    assert recorded[1][3] == ["body", "updated_at"]
+    assert "title" in recorded[0][3]
+    assert verify_chain(engine.connect()).intact
+
+
+def test_bulk_statements_upserts_and_raw_sql_record_exactly_the_rows_changed(engine: Engine, dialect: str) -> None:
+    with acting_as("batch-job"), engine.begin() as connection:
+        connection.execute(insert(Counter), [{"name": f"c{i}", "value": i} for i in range(10)])
+        connection.execute(update(Counter).where(Counter.value < 3).values(value=Counter.value + 100))
+        connection.execute(update(Counter).where(Counter.value == 5).values(value=5))  # no change: nothing recorded
+        connection.execute(delete(Counter).where(Counter.value > 8, Counter.value < 100))
+        upsert = (postgresql if dialect == "postgresql" else sqlite).insert(Counter).values(name="c4", value=44)
+        connection.execute(upsert.on_conflict_do_update(index_elements=["name"], set_={"value": 44}))
+    with Session(engine) as session, acting_as("orm-bulk"):
+        session.execute(update(Counter).where(Counter.name == "c3").values(value=33))
+        session.commit()
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE counters SET value = value + 1 WHERE name = 'c5'"))
+    recorded = [(action, actor) for _, action, actor, _ in entries(engine)]
+    assert recorded == (
+        [("insert", "batch-job")] * 10
+        + [("update", "batch-job")] * 3
+        + [("delete", "batch-job")]
+        + [("update", "batch-job"), ("update", "orm-bulk"), ("update", None)]
+    )
+    with engine.connect() as connection:
+        assert [e.changes for e in history(connection, Counter, "c4")][-1] == {"value": [4, 44]}
+        assert verify_chain(connection).intact
+
+
+def test_a_rolled_back_transaction_records_nothing(engine: Engine) -> None:
+    with acting_as("ada"), Session(engine) as session:
+        session.add(Note(title="kept"))
+        session.commit()
+        session.add(Note(title="dropped"))
+        session.flush()
+        session.rollback()
+    assert [action for _, action, _, _ in entries(engine)] == ["insert"]
+    with engine.connect() as connection:
+        assert verify_chain(connection).intact
+
+
+async def test_concurrent_tasks_each_record_their_own_actor(empty_database_url: str, engine: Engine) -> None:
+    async_engine = make_async_engine(DatabaseSettings(database_url=empty_database_url, _env_file=None))
+
+    async def write(actor: str) -> None:
+        with acting_as(actor):
+            async with AsyncSession(async_engine) as session:
+                for number in range(5):
+                    session.add(Counter(name=f"{actor}-{number}", value=number))
+                    await session.commit()
+                    await asyncio.sleep(0)
+
+    await asyncio.gather(*(write(f"user-{n}") for n in range(4)))
+    async with AsyncSession(async_engine) as session:
+        recorded = await changes_between_async(session, utc_now() - timedelta(hours=1), utc_now(), table="counters")
+        one = await history_async(session, Counter, "user-2-3")
+    await async_engine.dispose()
+    assert len(recorded) == 20
+    assert all(entry.row_id.startswith(f"{entry.actor}-") for entry in recorded)
+    assert [(entry.action, entry.actor) for entry in one] == [("insert", "user-2")]
+
+
+TAMPERING = {
+    "an entry edited": ("UPDATE audit_logs SET actor = 'mallory' WHERE id = 2", "entry 2 was changed"),
+    "an entry deleted": ("DELETE FROM audit_logs WHERE id = 2", "entry 2 was deleted"),
+    "an entry inserted": (
+        "INSERT INTO audit_logs (table_name, row_id, action, actor, changes, hash) "
+        "SELECT table_name, row_id, action, 'mallory', changes, hash FROM audit_logs WHERE id = 2",
+        "belongs to no batch",
+    ),
+    "the tail removed": (
+        "DELETE FROM audit_batches WHERE id = (SELECT max(id) FROM audit_batches); "
+        "DELETE FROM audit_logs WHERE id = (SELECT max(id) FROM audit_logs)",
+        "the chain's head records entry 3",
+    ),
+    "the log truncated": ("DELETE FROM audit_logs; DELETE FROM audit_batches", "the chain's head records entry 3"),
+}
+
+
+@pytest.mark.parametrize("tampering", TAMPERING)
+def test_the_verifier_names_the_first_bad_entry(engine: Engine, tampering: str) -> None:
+    with acting_as("ada"), Session(engine) as session:
+        for title in ("a", "b", "c"):
+            session.add(Note(title=title))
+            session.commit()
+    for _ in range(20):
+        with engine.connect() as connection:
+            assert verify_chain(connection).intact
+    statements, expected = TAMPERING[tampering]
+    with engine.begin() as connection:
+        for statement in statements.split("; "):
+            connection.execute(text(statement))
+    with engine.connect() as connection:
+        report = verify_chain(connection)
+    assert not report.intact
+    assert expected in str(report.problem)
+
+
+def test_pruning_keeps_the_rest_verifiable(engine: Engine) -> None:
+    with acting_as("ada"), Session(engine) as session:
+        for title in ("old-1", "old-2"):
+            session.add(Note(title=title))
+            session.commit()
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE audit_logs SET changed_at = '2001-01-01 00:00:00+00:00'"))
+    # The edit above changed no hashed field: the log still verifies, and the old entries can go.
+    with acting_as("ada"), Session(engine) as session:
+        session.add(Note(title="new"))
+        session.commit()
+    with engine.begin() as connection:
+        assert prune(connection, utc_now() - timedelta(days=1)) == 2
+    with engine.connect() as connection:
+        assert verify_chain(connection).intact
+        assert [e.actor for e in changes_between(connection, utc_now() - timedelta(hours=1), utc_now())] == ["ada"]
