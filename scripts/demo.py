@@ -14,9 +14,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from example_app.models import Order, OrderItem, Product, User
+from example_app.models import Order, OrderItem, OrderStatus, Product, User
 from schemakit import (
     Base,
     ConcurrentUpdateError,
@@ -28,6 +28,8 @@ from schemakit import (
     uuid7,
     uuid7_time,
 )
+from schemakit.audit_log.reading import history
+from schemakit.audit_log.verify import verify_chain
 from schemakit.migrations import make_config, upgrade
 from schemakit.seeding import SeedRefusedError, check_seed_target, load_fixtures, seed
 
@@ -38,6 +40,17 @@ FIXTURES = ROOT / "src" / "example_app" / "fixtures"
 def product(session: Session, sku: str) -> Product:
     statement = select(Product).where(Product.sku == sku).execution_options(include_deleted=True)
     return session.scalars(statement).one()
+
+
+def show_history(factory: sessionmaker[Session], order: Order) -> None:
+    """Change the order's status as someone else, then print its history from the audit log."""
+    with acting_as("demo-support"), session_scope(factory) as session:
+        session.get_one(Order, order.id).status = OrderStatus.PAID
+    with factory() as session:
+        intact = verify_chain(session.connection()).intact
+        print(f"Order {order.number}'s history in the audit log (hash chain intact: {intact}):")
+        for entry in history(session, Order, order.id):
+            print(f"  {entry.action:<6} by {entry.actor}: {', '.join(sorted(entry.changes))}")
 
 
 def main() -> int:
@@ -81,6 +94,8 @@ def main() -> int:
         )
         orders = session.scalar(select(func.count()).select_from(Order).where(Order.user_id == ada.id))
         print(f"{ada.display_name} has {orders} order(s) in this database.")
+
+    show_history(factory, order)
 
     with acting_as("demo-admin"), session_scope(factory) as session:
         product(session, "CAP-003").soft_delete()

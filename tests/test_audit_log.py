@@ -26,6 +26,7 @@ from schemakit import (
 )
 from schemakit.audit_log.reading import changes_between, changes_between_async, history, history_async
 from schemakit.audit_log.verify import prune, verify_chain
+from schemakit.cli import main
 from schemakit.mixins.audit_trail import AuditTrailMixin
 
 
@@ -90,7 +91,8 @@ def test_orm_writes_are_recorded_with_their_actor_and_action(engine: Engine) -> 
     ]
     assert recorded[1][3] == ["body", "updated_at"]
     assert "title" in recorded[0][3]
-    assert verify_chain(engine.connect()).intact
+    with engine.connect() as connection:
+        assert verify_chain(connection).intact
 
 
 def test_bulk_statements_upserts_and_raw_sql_record_exactly_the_rows_changed(engine: Engine, dialect: str) -> None:
@@ -203,3 +205,19 @@ def test_pruning_keeps_the_rest_verifiable(engine: Engine) -> None:
     with engine.connect() as connection:
         assert verify_chain(connection).intact
         assert [e.actor for e in changes_between(connection, utc_now() - timedelta(hours=1), utc_now())] == ["ada"]
+
+
+def test_the_command_verifies_and_names_the_first_bad_entry(
+    engine: Engine, empty_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with acting_as("ada"), Session(engine) as session:
+        session.add_all([Note(title="a"), Note(title="b")])
+        session.commit()
+    monkeypatch.setenv("DATABASE_URL", empty_database_url)
+    assert main(["audit", "verify"]) == 0
+    assert "intact" in capsys.readouterr().out
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE audit_logs SET changes = changes WHERE id = 1"))  # unchanged: still intact
+        connection.execute(text("UPDATE audit_logs SET row_id = 'forged' WHERE id = 2"))
+    assert main(["audit", "verify"]) == 1
+    assert "entry 2 was changed" in capsys.readouterr().out

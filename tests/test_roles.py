@@ -18,6 +18,7 @@ from schemakit.migrations import upgrade
 from schemakit.roles import MATRIX, RoleNames, apply_roles
 from tests.conftest import _postgres
 from tests.projects import add_revision, configure, copy_project
+from tests.test_audit_log import AuditBase
 
 pytestmark = pytest.mark.requires_postgres
 
@@ -127,3 +128,26 @@ def test_the_command_prints_the_statements(monkeypatch: pytest.MonkeyPatch, caps
     printed = capsys.readouterr().out
     assert 'ALTER DEFAULT PRIVILEGES FOR ROLE "shop_owner"' in printed
     assert 'GRANT SELECT ON ALL TABLES IN SCHEMA "public" TO "shop_readonly"' in printed
+
+
+def test_the_application_writes_audited_tables_but_cannot_rewrite_their_log(database: tuple[URL, RoleNames]) -> None:
+    url, names = database
+    engine = create_engine(url, poolclass=NullPool)
+    AuditBase.metadata.create_all(engine)
+    with engine.begin() as connection:
+        apply_roles(connection, names)  # again, now that the log's tables exist
+    with engine.connect() as connection:
+        with connection.begin():
+            connection.execute(text(f'SET LOCAL ROLE "{names.app}"'))
+            connection.execute(text("INSERT INTO counters (name, value) VALUES ('visits', 1)"))
+        recorded = connection.scalar(text("SELECT count(*) FROM audit_logs WHERE row_id = 'visits'"))
+        connection.rollback()
+        rewrites = [
+            allowed(connection, names.app, statement)
+            for statement in ("UPDATE audit_logs SET actor = 'x'", "DELETE FROM audit_logs", "TRUNCATE audit_batches")
+        ]
+        reads = allowed(connection, names.readonly, "SELECT count(*) FROM audit_logs")
+    engine.dispose()
+    assert recorded == 1
+    assert rewrites == [False, False, False]
+    assert reads

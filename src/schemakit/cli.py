@@ -1,9 +1,10 @@
-"""The ``schemakit`` command: ``init``, ``seed``, ``check``, ``db`` and ``roles``.
+"""The ``schemakit`` command: ``init``, ``seed``, ``check``, ``db``, ``roles`` and ``audit``.
 
 ``schemakit init`` sets a project up for schemakit, Alembic and pytest (:mod:`schemakit.scaffold`);
 ``schemakit seed`` loads the development fixtures behind the guard (:mod:`schemakit.seeding.command`);
 ``schemakit db backup | restore | drill`` makes backups and proves them (:mod:`schemakit.backups.command`);
-``schemakit roles`` prints or applies least-privilege roles (:mod:`schemakit.roles`).
+``schemakit roles`` prints or applies least-privilege roles (:mod:`schemakit.roles`); ``schemakit audit verify``
+checks the audit log's hash chain (:mod:`schemakit.audit_log.command`).
 
 ``schemakit check`` runs every quality gate (:mod:`schemakit.gates`) on the project's models and migrations,
 against a throwaway database (PostgreSQL from ``TEST_DATABASE_URL`` or a throwaway cluster; SQLite with
@@ -22,6 +23,7 @@ from alembic.script import ScriptDirectory
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
+from schemakit.audit_log import command as audit_command
 from schemakit.backups import command as backup_command
 from schemakit.engine import make_utility_engine
 from schemakit.errors import SchemakitError, database_error_reason
@@ -124,6 +126,8 @@ def _parser() -> argparse.ArgumentParser:
     roles.add_argument("--apply", action="store_true", help="run it on the configured database")
     for kind in ("owner", "app", "readonly"):
         roles.add_argument(f"--{kind}", metavar="NAME", help=f"the {kind} role's name (default: <database>_{kind})")
+    audit = commands.add_parser("audit", help="verify the audit log's hash chain, or prune old entries")
+    audit_command.add_arguments(audit)
     seed = commands.add_parser("seed", help="load the development fixtures, behind the production guard")
     seed_command.add_arguments(seed)
     check = commands.add_parser("check", help="run the quality gates on the models and migrations")
@@ -203,6 +207,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": _check,
     "db": backup_command.run,
     "roles": _roles,
+    "audit": audit_command.run,
 }
 
 

@@ -6,7 +6,7 @@ Three roles, named after the database unless told otherwise:
 ``<database>_owner``       owns the schema's objects and runs the migrations (``MIGRATION_DATABASE_URL``)
 ``<database>_app``         what the application connects as: SELECT, INSERT, UPDATE, DELETE on the
                            project's tables, and its sequences; no TRUNCATE, no DDL, no writes to the
-                           migrations' bookkeeping
+                           migrations' bookkeeping or to the audit log (its triggers write as the owner)
 ``<database>_readonly``    SELECT only, for reports and support
 =========================  ===============================================================================
 
@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
+from schemakit.audit_log.tables import AUDIT_TABLES
 from schemakit.migrations.autogenerate import BOOKKEEPING_TABLES
 from schemakit.naming import MAX_IDENTIFIER_BYTES
 
@@ -116,7 +117,8 @@ def roles_sql(database: str, names: RoleNames, *, schema: str = "public") -> lis
     """
     owner, app, readonly = (_quoted(name) for name in (names.owner, names.app, names.readonly))
     where = f"IN SCHEMA {_quoted(schema)}"
-    bookkeeping = ", ".join(_literal(table) for table in sorted({"alembic_version", *BOOKKEEPING_TABLES}))
+    kept = {"alembic_version", *BOOKKEEPING_TABLES, *AUDIT_TABLES}
+    bookkeeping = ", ".join(_literal(table) for table in sorted(kept))
     return [
         *(_create_role(name) for name in (names.owner, names.app, names.readonly)),
         f"GRANT CONNECT, TEMPORARY ON DATABASE {_quoted(database)} TO {owner}, {app}, {readonly}",
@@ -128,14 +130,15 @@ def roles_sql(database: str, names: RoleNames, *, schema: str = "public") -> lis
         f"GRANT USAGE, SELECT ON ALL SEQUENCES {where} TO {app}",
         f"GRANT SELECT ON ALL TABLES {where} TO {readonly}",
         f"GRANT SELECT ON ALL SEQUENCES {where} TO {readonly}",
-        # The migrations' bookkeeping is the owner's to write.
+        # The migrations' bookkeeping and the audit log are the owner's to write (the log's triggers write as
+        # the owner), so the application cannot rewrite its own history.
         f"""DO $$
 DECLARE item record;
 BEGIN
     FOR item IN SELECT c.relname FROM pg_class c
                 WHERE c.relnamespace = {_literal(schema)}::regnamespace AND c.relname IN ({bookkeeping})
     LOOP
-        EXECUTE format('REVOKE INSERT, UPDATE, DELETE ON %I.%I FROM %I',
+        EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON %I.%I FROM %I',
                        {_literal(schema)}, item.relname, {_literal(names.app)});
     END LOOP;
 END $$""",

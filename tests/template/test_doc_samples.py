@@ -78,7 +78,7 @@ def as_a_revision_of_the_template(code: str, tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "Running upgrade 9e4f6a1c2d87 -> sample" in result.stderr
+    assert f"Running upgrade {head} -> sample" in result.stderr
 
 
 def is_in_the_templates_revisions(code: str, _tmp_path: Path) -> None:

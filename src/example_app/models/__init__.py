@@ -5,7 +5,8 @@
 * Products are soft-deletable and versioned: two admins editing one product cannot overwrite each other.
 * Orders belong to a user (a user with orders cannot be hard-deleted) and list products through order items,
   which go when their order goes.
-* Every table records who created and last changed each row.
+* Every table records who created and last changed each row; every change to users and orders is kept in the
+  audit log, with its actor.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from typing import Any
 from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from schemakit import AuditMixin, Entity, SoftDeleteMixin, VersionedMixin, string_enum, unique_among_live
+from schemakit import (
+    AuditMixin,
+    AuditTrailMixin,
+    Entity,
+    SoftDeleteMixin,
+    VersionedMixin,
+    string_enum,
+    unique_among_live,
+)
 
 Money = Numeric(12, 2)
 
@@ -32,7 +41,7 @@ class OrderStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-class User(Entity, SoftDeleteMixin, AuditMixin):
+class User(Entity, SoftDeleteMixin, AuditMixin, AuditTrailMixin):
     """Someone who can sign in and place orders."""
 
     __tablename__ = "users"
@@ -59,7 +68,7 @@ class Product(Entity, SoftDeleteMixin, VersionedMixin, AuditMixin):
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
-class Order(Entity, VersionedMixin, AuditMixin):
+class Order(Entity, VersionedMixin, AuditMixin, AuditTrailMixin):
     """A user's purchase of one or more products, known to people by its number."""
 
     __tablename__ = "orders"

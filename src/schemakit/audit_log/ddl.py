@@ -43,7 +43,10 @@ _PG_ENTRY = (
 )
 _PG_HASH = "encode(sha256(convert_to(" + _PG_ENTRY + ", 'UTF8')), 'hex')"
 
-_PG_FUNCTION = f"""CREATE OR REPLACE FUNCTION {AUDIT_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
+# SECURITY DEFINER: the function writes the log as its owner (the role that ran the migration), so the
+# application's role needs, and with `schemakit roles` gets, no write access to the log at all.
+_PG_FUNCTION = f"""CREATE OR REPLACE FUNCTION {AUDIT_FUNCTION}() RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
     key text := TG_ARGV[0];
     soft text := nullif(TG_ARGV[1], '');

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Connection, Integer, MetaData, String, Table, event, text
+from sqlalchemy import JSON, BigInteger, Column, Connection, Index, Integer, MetaData, String, Table, event, text
 from sqlalchemy.dialects import postgresql
 
 from schemakit.audit_log.ddl import CHAIN_HEAD
@@ -66,7 +66,7 @@ def audit_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
         Column("transaction_id", BigInteger()),
         Column("changed_at", UTCDateTime(), nullable=False, server_default=text("CURRENT_TIMESTAMP")),
         Column("hash", String(64), nullable=False),
-        info={"schemakit.audit_log": True},
+        Index(None, "table_name", "row_id"),
     )
     batches = Table(
         AUDIT_BATCHES,
@@ -75,17 +75,15 @@ def audit_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
         Column("first_entry", BigInteger(), nullable=False),
         Column("last_entry", BigInteger(), nullable=False),
         Column("link", String(64), nullable=False),
-        info={"schemakit.audit_log": True},
     )
     chain = Table(
         AUDIT_CHAIN,
         metadata,
         Column("id", Integer(), primary_key=True, autoincrement=False),
-        Column("link", String(64), nullable=False, server_default=""),
-        Column("last_entry", BigInteger(), nullable=False, server_default="0"),
+        Column("link", String(64), nullable=False),
+        Column("last_entry", BigInteger(), nullable=False),
         # The link of the last batch pruned away: where verification starts.
-        Column("pruned_link", String(64), nullable=False, server_default=""),
-        info={"schemakit.audit_log": True},
+        Column("pruned_link", String(64), nullable=False),
     )
     event.listen(chain, "after_create", _start_chain)
     return logs, batches, chain

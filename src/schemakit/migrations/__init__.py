@@ -17,8 +17,10 @@ from schemakit.migrations.commands import downgrade, downgrade_async, make_confi
 from schemakit.migrations.environment import run_migrations
 from schemakit.migrations.locking import MigrationLockTimeoutError, migration_lock
 from schemakit.migrations.operations import (
+    CreateAuditTriggerOp,
     CreateSchemakitFunctionsOp,
     CreateUpdatedAtTriggerOp,
+    DropAuditTriggerOp,
     DropSchemakitFunctionsOp,
     DropUpdatedAtTriggerOp,
 )
@@ -27,8 +29,10 @@ from schemakit.migrations.options import MigrationOptions, migration_options, wi
 __all__ = [
     "CHECKSUM_TABLE",
     "ChecksumLedger",
+    "CreateAuditTriggerOp",
     "CreateSchemakitFunctionsOp",
     "CreateUpdatedAtTriggerOp",
+    "DropAuditTriggerOp",
     "DropSchemakitFunctionsOp",
     "DropUpdatedAtTriggerOp",
     "EditedMigrationError",

@@ -7,6 +7,8 @@
   becomes ``sa.DateTime(timezone=True)``, and the id's server default ``uuid7_server_default()``, from
   :mod:`schemakit.sql`, which compiles for each dialect so one migration runs on PostgreSQL and SQLite.
 * The online operations for changes to tables that exist (:mod:`schemakit.migrations.online.rewrite`).
+* The audit triggers of every table that uses :class:`~schemakit.mixins.AuditTrailMixin` (after every table
+  is created; removed, first, from a table that stops being audited).
 * No empty revision file when nothing changed (:func:`skip_empty_revision`).
 * schemakit's checksum ledger is never proposed for removal (:func:`include_name`).
 """
@@ -25,13 +27,17 @@ from alembic.runtime.migration import MigrationContext
 from alembic.util import DispatchPriority
 from sqlalchemy import Connection, DefaultClause, MetaData, Table, text
 
+from schemakit.audit_log.ddl import audit_trigger_names
+from schemakit.audit_log.tables import is_audited
 from schemakit.environment_marker import ENVIRONMENT_TABLE
 from schemakit.migrations.checksums import CHECKSUM_TABLE
 from schemakit.migrations.online.backfill import BACKFILL_PROGRESS_TABLE
 from schemakit.migrations.online.rewrite import write_online_forms
 from schemakit.migrations.operations import (
+    CreateAuditTriggerOp,
     CreateSchemakitFunctionsOp,
     CreateUpdatedAtTriggerOp,
+    DropAuditTriggerOp,
     DropSchemakitFunctionsOp,
     DropUpdatedAtTriggerOp,
 )
@@ -150,6 +156,7 @@ def _compare_server_side_objects(
     for schema in sorted(scanned | {table.schema for table in tables}, key=lambda name: name or ""):
         in_schema = [table for table in tables if table.schema == schema]
         _compare_triggers(autogen_context, connection, upgrade_ops, schema, in_schema, scanned=schema in scanned)
+    _compare_audit_triggers(autogen_context, connection, upgrade_ops, tables)
     needed = any(needs_functions(table) for table in tables)
     present = _functions_exist(connection)
     if needed and not present and connection.dialect.name == "postgresql":
@@ -183,6 +190,42 @@ def _compare_triggers(
             index = len(upgrade_ops.ops) if dropped_at is None else dropped_at
             upgrade_ops.ops.insert(index, DropUpdatedAtTriggerOp(name, schema=schema))
             log.info("Detected unwanted updated_at trigger on %r", name)
+
+
+def _compare_audit_triggers(
+    autogen_context: AutogenContext, connection: Connection, upgrade_ops: ops.UpgradeOps, tables: list[Table]
+) -> None:
+    # The audit triggers come after every table (the log's own included), and go before any.
+    existing = _existing_triggers(connection, None)
+    audited = {table.name: table for table in tables if table.schema is None and is_audited(table)}
+    for name, table in sorted(audited.items()):
+        if audit_trigger_names(name)[0] not in existing:
+            (key,) = [column.name for column in table.primary_key.columns]
+            soft = "deleted_at" if "deleted_at" in table.columns else None
+            upgrade_ops.ops.append(CreateAuditTriggerOp(name, key=key, soft_delete_column=soft))
+            log.info("Detected missing audit triggers on %r", name)
+    for name in sorted(set(autogen_context.inspector.get_table_names()) - set(audited)):
+        if audit_trigger_names(name)[0] in existing:
+            pk = autogen_context.inspector.get_pk_constraint(name)["constrained_columns"]
+            columns = {column["name"] for column in autogen_context.inspector.get_columns(name)}
+            soft = "deleted_at" if "deleted_at" in columns else None
+            upgrade_ops.ops.insert(0, DropAuditTriggerOp(name, key=pk[0] if pk else "id", soft_delete_column=soft))
+            log.info("Detected audit triggers on %r, which is no longer audited", name)
+
+
+def _audit_arguments(op: CreateAuditTriggerOp | DropAuditTriggerOp) -> str:
+    soft = f", soft_delete_column={op.soft_delete_column!r}" if op.soft_delete_column else ""
+    return f"{op.table_name!r}, key={op.key!r}{soft}"
+
+
+@renderers.dispatch_for(CreateAuditTriggerOp)
+def _render_create_audit_trigger(_autogen_context: AutogenContext, op: CreateAuditTriggerOp) -> str:
+    return f"op.create_audit_trigger({_audit_arguments(op)})"
+
+
+@renderers.dispatch_for(DropAuditTriggerOp)
+def _render_drop_audit_trigger(_autogen_context: AutogenContext, op: DropAuditTriggerOp) -> str:
+    return f"op.drop_audit_trigger({_audit_arguments(op)})"
 
 
 @renderers.dispatch_for(CreateSchemakitFunctionsOp)
