@@ -63,7 +63,7 @@ BEGIN
         RAISE EXCEPTION 'the audit log has no chain head (audit_chain): run the migrations that create it';
     END IF;
     IF TG_OP = 'INSERT' THEN
-        WITH changed AS (
+        WITH changed AS MATERIALIZED (
             SELECT n.j ->> key AS row_id,
                    (SELECT jsonb_object_agg(k, jsonb_build_array(NULL, v)) FROM jsonb_each(n.j) AS e(k, v)
                      WHERE v <> 'null') AS changes
@@ -81,12 +81,12 @@ BEGIN
         transaction="txid",
     )
 }
-            FROM changed ORDER BY row_id
+            FROM changed
             RETURNING id, hash
         )
         SELECT min(id), max(id), string_agg(hash, '' ORDER BY id) INTO first_id, last_id, hashes FROM written;
     ELSIF TG_OP = 'DELETE' THEN
-        WITH changed AS (
+        WITH changed AS MATERIALIZED (
             SELECT o.j ->> key AS row_id,
                    (SELECT jsonb_object_agg(k, jsonb_build_array(v, NULL)) FROM jsonb_each(o.j) AS e(k, v)
                      WHERE v <> 'null') AS changes
@@ -104,37 +104,38 @@ BEGIN
         transaction="txid",
     )
 }
-            FROM changed ORDER BY row_id
+            FROM changed
             RETURNING id, hash
         )
         SELECT min(id), max(id), string_agg(hash, '' ORDER BY id) INTO first_id, last_id, hashes FROM written;
     ELSE
-        WITH pairs AS (
-            SELECT o.j AS before_row, n.j AS after_row, n.j ->> key AS row_id
-            FROM (SELECT to_jsonb(r) AS j FROM old_rows AS r) AS o
-            JOIN (SELECT to_jsonb(r) AS j FROM new_rows AS r) AS n ON (o.j -> key) = (n.j -> key)
-        ), changed AS (
-            SELECT row_id,
-                   CASE WHEN soft IS NULL THEN 'update'
-                        WHEN before_row ->> soft IS NULL AND after_row ->> soft IS NOT NULL THEN 'soft_delete'
-                        WHEN before_row ->> soft IS NOT NULL AND after_row ->> soft IS NULL THEN 'restore'
-                        ELSE 'update' END AS action,
-                   (SELECT jsonb_object_agg(e.k, jsonb_build_array(before_row -> e.k, e.v))
-                      FROM jsonb_each(after_row) AS e(k, v)
-                     WHERE (before_row -> e.k) IS DISTINCT FROM e.v) AS changes
-            FROM pairs
-        ), written AS (
-            INSERT INTO audit_logs (table_name, row_id, action, actor, changes, transaction_id, hash)
-            SELECT TG_TABLE_NAME, row_id, action, who, changes, txid,
-                   {
-    _PG_HASH.format(
-        table="TG_TABLE_NAME", row_id="row_id", action="action", actor="who", changes="changes", transaction="txid"
-    )
+        -- Dynamic SQL, so old and new rows are joined on the key column itself (a hash join), not on an
+        -- expression the planner cannot estimate.
+        EXECUTE format($update$
+            WITH pairs AS MATERIALIZED (
+                SELECT to_jsonb(o) AS before_row, to_jsonb(n) AS after_row, to_jsonb(n) ->> %1$L AS row_id
+                FROM old_rows AS o JOIN new_rows AS n ON o.%1$I = n.%1$I
+            ), changed AS MATERIALIZED (
+                SELECT row_id,
+                       CASE WHEN $3 IS NULL THEN 'update'
+                            WHEN before_row ->> $3 IS NULL AND after_row ->> $3 IS NOT NULL THEN 'soft_delete'
+                            WHEN before_row ->> $3 IS NOT NULL AND after_row ->> $3 IS NULL THEN 'restore'
+                            ELSE 'update' END AS action,
+                       (SELECT jsonb_object_agg(e.k, jsonb_build_array(before_row -> e.k, e.v))
+                          FROM jsonb_each(after_row) AS e(k, v)
+                         WHERE (before_row -> e.k) IS DISTINCT FROM e.v) AS changes
+                FROM pairs
+            ), written AS (
+                INSERT INTO audit_logs (table_name, row_id, action, actor, changes, transaction_id, hash)
+                SELECT $4, row_id, action, $1, changes, $2,
+                       {
+    _PG_HASH.format(table="$4", row_id="row_id", action="action", actor="$1", changes="changes", transaction="$2")
 }
-            FROM changed WHERE changes IS NOT NULL ORDER BY row_id
-            RETURNING id, hash
-        )
-        SELECT min(id), max(id), string_agg(hash, '' ORDER BY id) INTO first_id, last_id, hashes FROM written;
+                FROM changed WHERE changes IS NOT NULL
+                RETURNING id, hash
+            )
+            SELECT min(id), max(id), string_agg(hash, '' ORDER BY id) FROM written
+        $update$, key) INTO first_id, last_id, hashes USING who, txid, soft, TG_TABLE_NAME::text;
     END IF;
     IF first_id IS NOT NULL THEN
         previous := encode(sha256(convert_to(previous || hashes, 'UTF8')), 'hex');

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Table, event
+from sqlalchemy import Connection, Table, event, text
 from sqlalchemy.orm import Mapper
 
 from schemakit.audit_log import capture
@@ -37,7 +37,7 @@ def _audited(mapper: Mapper[Any], _class: type) -> None:
 
 def _create_triggers(table: Table, connection: Connection, **_kw: Any) -> None:
     for statement in (*audit_function_ddl(connection.dialect.name), *audit_trigger_ddl(connection.dialect.name, table)):
-        connection.exec_driver_sql(statement)
+        connection.execute(text(statement))
 
 
 event.listen(AuditTrailMixin, "after_mapper_constructed", _audited, propagate=True)
