@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, String, delete, insert, text, update
+from alembic import command
+from sqlalchemy import Engine, String, delete, insert, inspect, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -27,7 +29,9 @@ from schemakit import (
 from schemakit.audit_log.reading import changes_between, changes_between_async, history, history_async
 from schemakit.audit_log.verify import prune, verify_chain
 from schemakit.cli import main
+from schemakit.migrations import downgrade, upgrade, with_options
 from schemakit.mixins.audit_trail import AuditTrailMixin
+from tests.projects import configure, copy_project
 
 
 class AuditBase(DeclarativeBase):
@@ -221,3 +225,54 @@ def test_the_command_verifies_and_names_the_first_bad_entry(
         connection.execute(text("UPDATE audit_logs SET row_id = 'forged' WHERE id = 2"))
     assert main(["audit", "verify"]) == 1
     assert "entry 2 was changed" in capsys.readouterr().out
+
+
+AUDITED_ENV = """
+from sqlalchemy import String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from schemakit import TYPE_ANNOTATION_MAP, AuditTrailMixin, TimestampMixin, UUIDv7PrimaryKeyMixin, make_metadata
+from schemakit.migrations import run_migrations
+
+
+class AppBase(DeclarativeBase):
+    metadata = make_metadata()
+    type_annotation_map = TYPE_ANNOTATION_MAP
+
+
+class Ledger(UUIDv7PrimaryKeyMixin, TimestampMixin, {mixins}AppBase):
+    __tablename__ = "ledgers"
+    label: Mapped[str] = mapped_column(String(40))
+
+
+run_migrations(AppBase.metadata)
+"""
+
+
+def test_autogenerate_adds_and_removes_the_triggers_and_the_downgrade_leaves_nothing(
+    tmp_path: Path, empty_database_url: str, dialect: str
+) -> None:
+    project = copy_project(tmp_path / "project")
+    for revision in (project / "alembic" / "versions").glob("*.py"):
+        revision.unlink()
+    (project / "alembic" / "env.py").write_text(AUDITED_ENV.format(mixins="AuditTrailMixin, "))
+    config = configure(project, empty_database_url)
+    command.revision(config, message="ledgers", autogenerate=True)
+    (written,) = (project / "alembic" / "versions").glob("*ledgers.py")
+    assert 'op.create_audit_trigger("ledgers", key="id")' in written.read_text()
+    upgrade(config)
+    engine = make_engine(DatabaseSettings(database_url=empty_database_url, _env_file=None))
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO ledgers (label) VALUES ('raw')"))
+    assert [action for _, action, _, _ in entries(engine)] == ["insert"]
+    (project / "alembic" / "env.py").write_text(AUDITED_ENV.format(mixins=""))
+    captured: list[str] = []
+    command.revision(with_options(config, capture_revision=captured), autogenerate=True)
+    assert 'op.drop_audit_trigger("ledgers", key="id")' in captured[0].replace("'", '"')
+    downgrade(config, "base")
+    with engine.connect() as connection:
+        assert set(inspect(connection).get_table_names()) <= {"alembic_version"}
+        if dialect == "postgresql":
+            assert connection.scalar(text("SELECT to_regproc('schemakit_audit')")) is None
+        else:
+            assert connection.scalar(text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'")) == 0
+    engine.dispose()

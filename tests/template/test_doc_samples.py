@@ -105,6 +105,7 @@ RUNNERS = {
     'pytest_plugins = ["schemakit.testing.plugin"]': in_a_fresh_folder,
     "def test_signup_commits(db_session)": run_by_the_plugin_tests,
     'op.add_column_online("orders"': as_a_revision_of_the_template,
+    "class Member(Entity, SoftDeleteMixin, AuditTrailMixin)": in_a_fresh_folder,
     'where="number IS NULL"': as_a_revision_of_the_template,
     'op.expand_column("orders", "metadata", "details"': is_in_the_templates_revisions,
 }

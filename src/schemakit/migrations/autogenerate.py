@@ -25,7 +25,9 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
 from alembic.runtime.migration import MigrationContext
 from alembic.util import DispatchPriority
-from sqlalchemy import Connection, DefaultClause, MetaData, Table, text
+from sqlalchemy import JSON, Connection, DefaultClause, MetaData, Table, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import JSONB
 
 from schemakit.audit_log.ddl import audit_trigger_names
 from schemakit.audit_log.tables import is_audited
@@ -55,6 +57,8 @@ __all__ = ["BOOKKEEPING_TABLES", "include_name", "render_item", "skip_empty_revi
 
 log = logging.getLogger(__name__)
 
+_POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
+
 
 #: Tables schemakit keeps for itself; autogenerate and the schema gates leave them alone.
 BOOKKEEPING_TABLES = frozenset({CHECKSUM_TABLE, ENVIRONMENT_TABLE, BACKFILL_PROGRESS_TABLE})
@@ -69,6 +73,12 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
     """Alembic's ``render_item`` hook: render schemakit types and defaults with SQLAlchemy and schemakit.sql."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, JSON) and isinstance(obj.dialect_impl(_POSTGRESQL), JSONB):
+        # Rendered by Alembic against SQLite, the variant's JSONB comes out as JSONB(astext_type=Text()), with
+        # no sa. prefix, and the revision does not import.
+        autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
+        return 'sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")'
+
     if type_ == "server_default" and isinstance(obj, DefaultClause) and isinstance(obj.arg, uuid7_server_default):
         autogen_context.imports.add("from schemakit.sql import uuid7_server_default")
         return "uuid7_server_default()"
