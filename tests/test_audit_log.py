@@ -31,6 +31,7 @@ from schemakit.audit_log.verify import prune, verify_chain
 from schemakit.cli import main
 from schemakit.migrations import downgrade, upgrade, with_options
 from schemakit.mixins.audit_trail import AuditTrailMixin
+from schemakit.seeding import load_fixtures, seed
 from tests.projects import configure, copy_project
 
 
@@ -276,3 +277,17 @@ def test_autogenerate_adds_and_removes_the_triggers_and_the_downgrade_leaves_not
         else:
             assert connection.scalar(text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'")) == 0
     engine.dispose()
+
+
+def test_seeding_is_recorded_with_the_seed_actor(engine: Engine, tmp_path: Path) -> None:
+    fixtures = tmp_path / "fixtures"
+    fixtures.mkdir()
+    rows = ", ".join(f'{{"name": "seeded-{n}", "value": {n}}}' for n in range(30))
+    (fixtures / "counters.json").write_text(f'{{"model": "Counter", "key": ["name"], "rows": [{rows}]}}')
+    with engine.connect() as connection:
+        seed(connection, load_fixtures(fixtures), mappers=AuditBase.registry)
+    recorded = entries(engine)
+    assert len(recorded) == 30
+    assert {(table, action, actor) for table, action, actor, _ in recorded} == {("counters", "insert", "seed")}
+    with engine.connect() as connection:
+        assert verify_chain(connection).intact

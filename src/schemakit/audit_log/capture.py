@@ -2,9 +2,9 @@
 
 Installed by the first audited model (:func:`install`), never by importing schemakit:
 
-* PostgreSQL: when a connection begins a transaction inside ``acting_as``, and before each ORM flush whose
-  actor differs from the one already set, the transaction-local setting ``schemakit.actor`` is written; it
-  ends with the transaction. Outside ``acting_as`` nothing is sent.
+* PostgreSQL: before a statement whose actor differs from the one its transaction already carries, the
+  transaction-local setting ``schemakit.actor`` is written; it ends with the transaction (or the savepoint).
+  Outside ``acting_as`` nothing is sent; inside, one ``set_config`` a transaction.
 * SQLite: every connection gets two functions the triggers call, ``schemakit_actor()`` (the actor its
   transaction began or flushed with) and ``schemakit_sha256(text)``.
 
@@ -20,7 +20,6 @@ from typing import Any
 
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 from sqlalchemy.pool import Pool
 
 from schemakit.audit import current_actor
@@ -46,23 +45,20 @@ def _on_connect(dbapi_connection: Any, record: Any) -> None:
     dbapi_connection.create_function("schemakit_sha256", 1, _sha256, deterministic=True)
 
 
-def _carry(connection: Connection) -> None:
+def _carry(connection: Connection, *_args: Any) -> None:
+    # Before each statement: a contextvar and a dict read, and one set_config when the actor changed.
     actor = current_actor()
     info = connection.connection.info
-    if connection.dialect.name == "sqlite":
-        info[_ACTOR] = actor
-    elif actor is not None and info.get(_ACTOR) != actor:
+    if info.get(_ACTOR) == actor:
+        return
+    info[_ACTOR] = actor
+    if actor is not None and connection.dialect.name == "postgresql":
         connection.execute(_SET_ACTOR, {"actor": actor})
-        info[_ACTOR] = actor
 
 
-def _on_begin(connection: Connection) -> None:
+def _forget(connection: Connection, *_args: Any) -> None:
+    # A new transaction, or a rolled-back savepoint, holds no actor any more.
     connection.connection.info.pop(_ACTOR, None)
-    _carry(connection)
-
-
-def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
-    _carry(session.connection())
 
 
 def install() -> None:
@@ -71,6 +67,7 @@ def install() -> None:
     if _installed:
         return
     event.listen(Pool, "connect", _on_connect)
-    event.listen(Engine, "begin", _on_begin)
-    event.listen(Session, "before_flush", _before_flush)
+    event.listen(Engine, "begin", _forget)
+    event.listen(Engine, "rollback_savepoint", _forget)
+    event.listen(Engine, "before_execute", _carry)
     _installed = True
