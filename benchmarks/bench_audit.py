@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 
 from sqlalchemy import Engine, String, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from benchmarks.common import Measurement, header, postgres, save, table
@@ -92,13 +91,14 @@ def bulk_update(engine: Engine, model: type[PlainItem] | type[AuditedItem], _cou
 
 
 def upsert(engine: Engine, model: type[PlainItem] | type[AuditedItem], count: int, round_: int) -> None:
-    rows = [{"sku": f"sku-{n}", "quantity": round_, "note": "upserted"} for n in range(1, count + 1)]
-    statement = insert(model)
-    statement = statement.on_conflict_do_update(
-        index_elements=["sku"], set_={"quantity": statement.excluded.quantity, "note": statement.excluded.note}
+    # One statement, as a bulk upsert is: every SKU exists, so each row takes the DO UPDATE path.
+    statement = text(
+        f"INSERT INTO {model.__tablename__} (id, sku, quantity, note, created_at, updated_at) "
+        "SELECT schemakit_uuid7(), 'sku-' || i, :round, 'upserted', now(), now() FROM generate_series(1, :count) AS i "
+        "ON CONFLICT (sku) DO UPDATE SET quantity = excluded.quantity, note = excluded.note"
     )
     with acting_as("bench"), engine.begin() as connection:
-        connection.execute(statement, rows)  # sent as multi-row statements of 1,000 rows
+        connection.execute(statement, {"round": round_, "count": count})
 
 
 Case = Callable[[Engine, type[PlainItem] | type[AuditedItem], int, int], None]

@@ -21,6 +21,8 @@ from typing import Any
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
+from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.elements import TextClause
 
 from schemakit.audit import current_actor
 from schemakit.audit_log.ddl import ACTOR_SETTING
@@ -45,8 +47,11 @@ def _on_connect(dbapi_connection: Any, record: Any) -> None:
     dbapi_connection.create_function("schemakit_sha256", 1, _sha256, deterministic=True)
 
 
-def _carry(connection: Connection, *_args: Any) -> None:
-    # Before each statement: a contextvar and a dict read, and one set_config when the actor changed.
+def _carry(connection: Connection, statement: Any, *_args: Any) -> None:
+    # Before each statement that may write (DML or text): a contextvar and a dict read, and one set_config when
+    # the actor changed. Transaction control (a ROLLBACK TO SAVEPOINT in an aborted transaction) is left alone.
+    if not isinstance(statement, UpdateBase | TextClause):
+        return
     actor = current_actor()
     info = connection.connection.info
     if info.get(_ACTOR) == actor:
