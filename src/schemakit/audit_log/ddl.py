@@ -43,6 +43,31 @@ _PG_ENTRY = (
 )
 _PG_HASH = "encode(sha256(convert_to(" + _PG_ENTRY + ", 'UTF8')), 'hex')"
 
+
+def _one_sided(rows: str, action: str, pair: str) -> str:
+    """An insert's or a delete's entries: every non-null column, as ``[null, new]`` or ``[old, null]``."""
+    entry_hash = _PG_HASH.format(
+        table="TG_TABLE_NAME",
+        row_id="row_id",
+        action=f"'{action}'",
+        actor="who",
+        changes="coalesce(changes, '{}')",
+        transaction="txid",
+    )
+    return f"""        WITH changed AS MATERIALIZED (
+            SELECT c.j ->> key AS row_id,
+                   (SELECT jsonb_object_agg(k, jsonb_build_array({pair})) FROM jsonb_each(c.j) AS e(k, v)
+                     WHERE v <> 'null') AS changes
+            FROM (SELECT to_jsonb(r) AS j FROM {rows} AS r) AS c
+        ), written AS (
+            INSERT INTO audit_logs (table_name, row_id, action, actor, changes, transaction_id, hash)
+            SELECT TG_TABLE_NAME, row_id, '{action}', who, coalesce(changes, '{{}}'), txid, {entry_hash}
+            FROM changed
+            RETURNING id, hash
+        )
+        SELECT min(id), max(id), string_agg(hash, '' ORDER BY id) INTO first_id, last_id, hashes FROM written;"""
+
+
 # SECURITY DEFINER: the function writes the log as its owner (the role that ran the migration), so the
 # application's role needs, and with `schemakit roles` gets, no write access to the log at all.
 _PG_FUNCTION = f"""CREATE OR REPLACE FUNCTION {AUDIT_FUNCTION}() RETURNS trigger LANGUAGE plpgsql
@@ -63,51 +88,9 @@ BEGIN
         RAISE EXCEPTION 'the audit log has no chain head (audit_chain): run the migrations that create it';
     END IF;
     IF TG_OP = 'INSERT' THEN
-        WITH changed AS MATERIALIZED (
-            SELECT n.j ->> key AS row_id,
-                   (SELECT jsonb_object_agg(k, jsonb_build_array(NULL, v)) FROM jsonb_each(n.j) AS e(k, v)
-                     WHERE v <> 'null') AS changes
-            FROM (SELECT to_jsonb(r) AS j FROM new_rows AS r) AS n
-        ), written AS (
-            INSERT INTO audit_logs (table_name, row_id, action, actor, changes, transaction_id, hash)
-            SELECT TG_TABLE_NAME, row_id, 'insert', who, coalesce(changes, '{{}}'), txid,
-                   {
-    _PG_HASH.format(
-        table="TG_TABLE_NAME",
-        row_id="row_id",
-        action="'insert'",
-        actor="who",
-        changes="coalesce(changes, '{}')",
-        transaction="txid",
-    )
-}
-            FROM changed
-            RETURNING id, hash
-        )
-        SELECT min(id), max(id), string_agg(hash, '' ORDER BY id) INTO first_id, last_id, hashes FROM written;
+{_one_sided("new_rows", "insert", "NULL, v")}
     ELSIF TG_OP = 'DELETE' THEN
-        WITH changed AS MATERIALIZED (
-            SELECT o.j ->> key AS row_id,
-                   (SELECT jsonb_object_agg(k, jsonb_build_array(v, NULL)) FROM jsonb_each(o.j) AS e(k, v)
-                     WHERE v <> 'null') AS changes
-            FROM (SELECT to_jsonb(r) AS j FROM old_rows AS r) AS o
-        ), written AS (
-            INSERT INTO audit_logs (table_name, row_id, action, actor, changes, transaction_id, hash)
-            SELECT TG_TABLE_NAME, row_id, 'delete', who, coalesce(changes, '{{}}'), txid,
-                   {
-    _PG_HASH.format(
-        table="TG_TABLE_NAME",
-        row_id="row_id",
-        action="'delete'",
-        actor="who",
-        changes="coalesce(changes, '{}')",
-        transaction="txid",
-    )
-}
-            FROM changed
-            RETURNING id, hash
-        )
-        SELECT min(id), max(id), string_agg(hash, '' ORDER BY id) INTO first_id, last_id, hashes FROM written;
+{_one_sided("old_rows", "delete", "v, NULL")}
     ELSE
         -- Dynamic SQL, so old and new rows are joined on the key column itself (a hash join), not on an
         -- expression the planner cannot estimate.
