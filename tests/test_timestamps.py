@@ -3,7 +3,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, insert, select, text
 
 from schemakit import NaiveDatetimeError, make_session_factory, session_scope
 from tests.library.models import Everything
@@ -114,3 +114,15 @@ def test_a_raw_update_never_moves_updated_at_backwards_or_before_itself(engine: 
         if after_raw < written_by_the_orm or after_raw < before:
             late.append((written_by_the_orm, before, after_raw))
     assert late == []
+
+
+def test_a_multi_values_core_insert_gets_both_timestamps(engine: Engine) -> None:
+    before = datetime.now(UTC)
+    with engine.begin() as connection:
+        connection.execute(insert(Everything).values([{"label": "one"}, {"label": "two"}]))
+    with make_session_factory(engine)() as session:
+        rows = session.scalars(select(Everything).order_by(Everything.label)).all()
+    assert [row.label for row in rows] == ["one", "two"]
+    for row in rows:
+        assert before <= row.created_at <= row.updated_at <= datetime.now(UTC)
+        assert row.updated_at - row.created_at < timedelta(seconds=1)

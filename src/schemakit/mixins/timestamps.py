@@ -20,7 +20,12 @@ _SERVER_NOW = text("CURRENT_TIMESTAMP")
 
 
 def _same_as_created_at(context: DefaultExecutionContext) -> datetime:
-    created_at = context.get_current_parameters().get("created_at")  # type: ignore[no-untyped-call]
+    try:
+        created_at = context.get_current_parameters().get("created_at")  # type: ignore[no-untyped-call]
+    except KeyError:
+        # A Core multi-VALUES insert (insert(Model).values([...])): SQLAlchemy cannot isolate the row's
+        # parameters here, so the row gets the clock now, a microsecond or so after its created_at.
+        created_at = None
     return created_at if isinstance(created_at, datetime) else utc_now()
 
 
