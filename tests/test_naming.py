@@ -3,7 +3,7 @@ from sqlalchemy import Column, Engine, Integer, String, Table, UniqueConstraint,
 from sqlalchemy.exc import InvalidRequestError
 
 from schemakit import NAMING_CONVENTION, make_metadata, shorten_identifier
-from schemakit.naming import MAX_IDENTIFIER_BYTES
+from schemakit.naming import MAX_IDENTIFIER_BYTES, qualified_name, quote_identifier
 from tests.library.models import Shelf, Warehouse
 
 
@@ -88,3 +88,10 @@ def test_reflected_schema_carries_the_conventional_names(engine: Engine) -> None
 def test_a_string_column_is_left_alone() -> None:
     table = Table("t", make_metadata(), Column("name", String(10), index=True))
     assert {ix.name for ix in table.indexes} == {"idx_t_name"}
+
+
+def test_identifiers_are_quoted_with_inner_quotes_doubled() -> None:
+    assert quote_identifier("orders") == '"orders"'
+    assert quote_identifier('odd"name') == '"odd""name"'
+    assert qualified_name("orders") == '"orders"'
+    assert qualified_name("orders", "shop") == '"shop"."orders"'

@@ -19,6 +19,16 @@ MAX_IDENTIFIER_BYTES = 63
 _HASH_CHARS = 8
 
 
+def quote_identifier(name: str) -> str:
+    """``name`` as a quoted SQL identifier, the same on PostgreSQL and SQLite: ``"name"``, an inner ``"`` doubled."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def qualified_name(name: str, schema: str | None = None) -> str:
+    """A quoted table (or other object) name, with its schema when it has one: ``"schema"."name"``."""
+    return f"{quote_identifier(schema)}.{quote_identifier(name)}" if schema else quote_identifier(name)
+
+
 def shorten_identifier(name: str, limit: int = MAX_IDENTIFIER_BYTES) -> str:
     """Return ``name`` unchanged if it fits in ``limit`` bytes, else a deterministic shorter form.
 

@@ -37,7 +37,7 @@ from sqlalchemy import Connection, text
 
 from schemakit.audit_log.tables import AUDIT_TABLES
 from schemakit.migrations.autogenerate import BOOKKEEPING_TABLES
-from schemakit.naming import MAX_IDENTIFIER_BYTES
+from schemakit.naming import MAX_IDENTIFIER_BYTES, quote_identifier
 
 __all__ = ["MATRIX", "RoleNames", "apply_roles", "roles_sql"]
 
@@ -47,10 +47,6 @@ MATRIX: dict[str, frozenset[str]] = {
     "app": frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"}),
     "readonly": frozenset({"SELECT"}),
 }
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _literal(value: str) -> str:
@@ -75,7 +71,7 @@ class RoleNames:
 def _create_role(name: str) -> str:
     return (
         f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {_literal(name)}) "
-        f"THEN CREATE ROLE {_quoted(name)} LOGIN; END IF; END $$"
+        f"THEN CREATE ROLE {quote_identifier(name)} LOGIN; END IF; END $$"
     )
 
 
@@ -115,16 +111,16 @@ def roles_sql(database: str, names: RoleNames, *, schema: str = "public") -> lis
     Returns:
         Statements to run, in order, as a superuser or the database's owner with ``CREATEROLE``.
     """
-    owner, app, readonly = (_quoted(name) for name in (names.owner, names.app, names.readonly))
-    where = f"IN SCHEMA {_quoted(schema)}"
+    owner, app, readonly = (quote_identifier(name) for name in (names.owner, names.app, names.readonly))
+    where = f"IN SCHEMA {quote_identifier(schema)}"
     kept = {"alembic_version", *BOOKKEEPING_TABLES, *AUDIT_TABLES}
     bookkeeping = ", ".join(_literal(table) for table in sorted(kept))
     return [
         *(_create_role(name) for name in (names.owner, names.app, names.readonly)),
-        f"GRANT CONNECT, TEMPORARY ON DATABASE {_quoted(database)} TO {owner}, {app}, {readonly}",
-        f"REVOKE CREATE ON SCHEMA {_quoted(schema)} FROM PUBLIC",
-        f"GRANT USAGE, CREATE ON SCHEMA {_quoted(schema)} TO {owner}",
-        f"GRANT USAGE ON SCHEMA {_quoted(schema)} TO {app}, {readonly}",
+        f"GRANT CONNECT, TEMPORARY ON DATABASE {quote_identifier(database)} TO {owner}, {app}, {readonly}",
+        f"REVOKE CREATE ON SCHEMA {quote_identifier(schema)} FROM PUBLIC",
+        f"GRANT USAGE, CREATE ON SCHEMA {quote_identifier(schema)} TO {owner}",
+        f"GRANT USAGE ON SCHEMA {quote_identifier(schema)} TO {app}, {readonly}",
         _hand_over(schema, names.owner),
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES {where} TO {app}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES {where} TO {app}",

@@ -25,7 +25,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from schemakit.naming import shorten_identifier
+from schemakit.naming import qualified_name, shorten_identifier
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Mapper
@@ -168,10 +168,6 @@ def updated_at_trigger_name(table: str) -> str:
     return shorten_identifier(f"trg_{table}_updated_at")
 
 
-def _qualified(table: str, schema: str | None) -> str:
-    return f'"{schema}"."{table}"' if schema else f'"{table}"'
-
-
 def updated_at_trigger_ddl(dialect: str, table: str, schema: str | None = None) -> list[str]:
     """The statements that create the ``updated_at`` trigger on ``table``; running them twice is harmless.
 
@@ -186,7 +182,7 @@ def updated_at_trigger_ddl(dialect: str, table: str, schema: str | None = None) 
     Raises:
         CompileError: For a dialect other than PostgreSQL and SQLite.
     """
-    name, target = updated_at_trigger_name(table), _qualified(table, schema)
+    name, target = updated_at_trigger_name(table), qualified_name(table, schema)
     if dialect == "postgresql":
         return [
             f'CREATE OR REPLACE TRIGGER "{name}" BEFORE UPDATE ON {target} '
@@ -208,7 +204,7 @@ def drop_updated_at_trigger_ddl(dialect: str, table: str, schema: str | None = N
     """The statements that drop the ``updated_at`` trigger of ``table``."""
     name = updated_at_trigger_name(table)
     if dialect == "postgresql":
-        return [f'DROP TRIGGER IF EXISTS "{name}" ON {_qualified(table, schema)}']
+        return [f'DROP TRIGGER IF EXISTS "{name}" ON {qualified_name(table, schema)}']
     if dialect == "sqlite":
         prefix = f'"{schema}".' if schema else ""
         return [f'DROP TRIGGER IF EXISTS {prefix}"{name}"']

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from sqlalchemy import Table
 
-from schemakit.naming import shorten_identifier
+from schemakit.naming import quote_identifier, shorten_identifier
 
 __all__ = [
     "ACTOR_SETTING",
@@ -151,25 +151,23 @@ def audit_trigger_names(table: str) -> tuple[str, str, str]:
     )
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def audit_trigger_ddl(dialect: str, table: Table) -> list[str]:
     """The statements that make ``table`` record its changes (its key must be one column)."""
     (key,) = [column.name for column in table.primary_key.columns]
     soft = "deleted_at" if "deleted_at" in table.columns else ""
     insert, update, delete = audit_trigger_names(table.name)
-    target = _quoted(table.name)
+    target = quote_identifier(table.name)
     if dialect == "postgresql":
         arguments = f"'{key}', '{soft}'"
         return [
-            f"CREATE OR REPLACE TRIGGER {_quoted(insert)} AFTER INSERT ON {target} REFERENCING NEW TABLE AS new_rows "
+            f"CREATE OR REPLACE TRIGGER {quote_identifier(insert)} AFTER INSERT ON {target} "
+            "REFERENCING NEW TABLE AS new_rows "
             f"FOR EACH STATEMENT EXECUTE FUNCTION {AUDIT_FUNCTION}({arguments})",
-            f"CREATE OR REPLACE TRIGGER {_quoted(update)} AFTER UPDATE ON {target} "
+            f"CREATE OR REPLACE TRIGGER {quote_identifier(update)} AFTER UPDATE ON {target} "
             f"REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
             f"FOR EACH STATEMENT EXECUTE FUNCTION {AUDIT_FUNCTION}({arguments})",
-            f"CREATE OR REPLACE TRIGGER {_quoted(delete)} AFTER DELETE ON {target} REFERENCING OLD TABLE AS old_rows "
+            f"CREATE OR REPLACE TRIGGER {quote_identifier(delete)} AFTER DELETE ON {target} "
+            "REFERENCING OLD TABLE AS old_rows "
             f"FOR EACH STATEMENT EXECUTE FUNCTION {AUDIT_FUNCTION}({arguments})",
         ]
     columns = [column.name for column in table.columns]
@@ -184,8 +182,8 @@ def drop_audit_trigger_ddl(dialect: str, table: str) -> list[str]:
     """The statements that stop ``table`` recording its changes."""
     names = audit_trigger_names(table)
     if dialect == "postgresql":
-        return [f"DROP TRIGGER IF EXISTS {_quoted(name)} ON {_quoted(table)}" for name in names]
-    return [f"DROP TRIGGER IF EXISTS {_quoted(name)}" for name in names]
+        return [f"DROP TRIGGER IF EXISTS {quote_identifier(name)} ON {quote_identifier(table)}" for name in names]
+    return [f"DROP TRIGGER IF EXISTS {quote_identifier(name)}" for name in names]
 
 
 # SQLite: one entry a row; its batch is itself, chained from the head in the same trigger.
@@ -197,7 +195,7 @@ def _sqlite_entry(  # noqa: PLR0917 - the parts of one trigger
         f"coalesce(schemakit_actor(), '') || '|' || {changes} || '|'"
     )
     return (
-        f"CREATE TRIGGER IF NOT EXISTS {_quoted(name)} AFTER {event} ON {target} FOR EACH ROW BEGIN "
+        f"CREATE TRIGGER IF NOT EXISTS {quote_identifier(name)} AFTER {event} ON {target} FOR EACH ROW BEGIN "
         "INSERT INTO audit_logs (table_name, row_id, action, actor, changes, transaction_id, hash) "
         f"VALUES ('{target.strip(chr(34))}', CAST({key_row} AS TEXT), {action}, schemakit_actor(), {changes}, NULL, "
         f"schemakit_sha256({entry})); "
@@ -213,7 +211,7 @@ def _sqlite_entry(  # noqa: PLR0917 - the parts of one trigger
 def _json_pairs(columns: list[str], old: bool, new: bool) -> str:
     values = []
     for column in columns:
-        quoted = _quoted(column)
+        quoted = quote_identifier(column)
         before = f"OLD.{quoted}" if old else "NULL"
         after = f"NEW.{quoted}" if new else "NULL"
         values.append(f"'{column}', json_array({before}, {after})")
@@ -223,12 +221,12 @@ def _json_pairs(columns: list[str], old: bool, new: bool) -> str:
 def _sqlite_trigger(  # noqa: PLR0917 - the parts of one trigger
     name: str, target: str, event: str, action: str, columns: list[str], key: str, *, new: bool, old: bool
 ) -> str:
-    row = f"{'NEW' if new else 'OLD'}.{_quoted(key)}"
+    row = f"{'NEW' if new else 'OLD'}.{quote_identifier(key)}"
     return _sqlite_entry(name, target, event, f"'{action}'", row, _json_pairs(columns, old, new))
 
 
 def _sqlite_update_trigger(name: str, target: str, columns: list[str], key: str, soft: str) -> str:
-    pairs = ", ".join(f"'{c}', json_array(OLD.{_quoted(c)}, NEW.{_quoted(c)})" for c in columns)
+    pairs = ", ".join(f"'{c}', json_array(OLD.{quote_identifier(c)}, NEW.{quote_identifier(c)})" for c in columns)
     # Only the columns that changed: json_object of all, filtered through json_each.
     changes = (
         f"(SELECT json_group_object(key, json(value)) FROM json_each(json_object({pairs})) "
@@ -236,7 +234,7 @@ def _sqlite_update_trigger(name: str, target: str, columns: list[str], key: str,
     )
     action = "'update'"
     if soft:
-        deleted = _quoted(soft)
+        deleted = quote_identifier(soft)
         action = (
             f"CASE WHEN OLD.{deleted} IS NULL AND NEW.{deleted} IS NOT NULL THEN 'soft_delete' "
             f"WHEN OLD.{deleted} IS NOT NULL AND NEW.{deleted} IS NULL THEN 'restore' ELSE 'update' END"
@@ -244,6 +242,6 @@ def _sqlite_update_trigger(name: str, target: str, columns: list[str], key: str,
     # A row whose only change is updated_at is the updated_at trigger's own second UPDATE (SQLite cannot change
     # NEW): the first entry stands for the change. An UPDATE that changes nothing records nothing.
     watched = [c for c in columns if c != "updated_at"]
-    when = " OR ".join(f"OLD.{_quoted(c)} IS NOT NEW.{_quoted(c)}" for c in watched)
-    entry = _sqlite_entry(name, target, "UPDATE", action, f"NEW.{_quoted(key)}", changes)
+    when = " OR ".join(f"OLD.{quote_identifier(c)} IS NOT NEW.{quote_identifier(c)}" for c in watched)
+    entry = _sqlite_entry(name, target, "UPDATE", action, f"NEW.{quote_identifier(key)}", changes)
     return entry.replace(" FOR EACH ROW BEGIN ", f" FOR EACH ROW WHEN {when} BEGIN ", 1)

@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import DBAPIError
 
+from schemakit.naming import quote_identifier
+
 __all__ = ["DatabaseState", "SequenceState", "TableState", "read_state"]
 
 # Row text that does not depend on the session: the same rows give the same checksum on any server.
@@ -92,10 +94,6 @@ def read_state(connection: Connection) -> DatabaseState:
     return _sqlite_state(connection)
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _postgres_state(connection: Connection) -> DatabaseState:
     for name, value in _STABLE_OUTPUT.items():
         connection.execute(text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value})
@@ -134,7 +132,7 @@ def _postgres_state(connection: Connection) -> DatabaseState:
             f"WHERE s.relkind = 'S' AND s.relnamespace = {namespace}"
         )
     ):
-        largest = connection.scalar(text(f"SELECT max({_quoted(column)}) FROM {_quoted(table)}"))
+        largest = connection.scalar(text(f"SELECT max({quote_identifier(column)}) FROM {quote_identifier(table)}"))
         state.sequences[f"{table}.{sequence}"] = SequenceState(
             None if last_value is None else int(last_value), None if largest is None else int(largest)
         )
@@ -146,7 +144,7 @@ def _postgres_table(connection: Connection, table: str) -> TableState:
     for row_hash in _ROW_HASHES:
         try:
             with connection.begin_nested():
-                row = connection.execute(text(_PG_TABLE.format(row_hash=row_hash, table=_quoted(table)))).one()
+                row = connection.execute(text(_PG_TABLE.format(row_hash=row_hash, table=quote_identifier(table)))).one()
                 return TableState(int(row.rows), f"{row_hash.split('(')[0]}:{row.checksum}")
         except DBAPIError as exc:
             if getattr(exc.orig, "sqlstate", None) != _UNDEFINED_FUNCTION:
@@ -160,7 +158,7 @@ def _sqlite_state(connection: Connection) -> DatabaseState:
     tables = sorted(name for name in inspector.get_table_names() if name != "sqlite_sequence")
     for table in tables:
         total, rows = 0, 0
-        for row in connection.execute(text(f"SELECT * FROM {_quoted(table)}")):
+        for row in connection.execute(text(f"SELECT * FROM {quote_identifier(table)}")):
             total += int.from_bytes(hashlib.md5(repr(tuple(row)).encode(), usedforsecurity=False).digest()[:8])
             rows += 1
         state.tables[table] = TableState(rows, str(total % 2**64))
@@ -168,7 +166,7 @@ def _sqlite_state(connection: Connection) -> DatabaseState:
             state.indexes[f"{table}.{index['name']}"] = True
     if connection.scalar(text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_sequence'")):
         for table, last_value in connection.execute(text("SELECT name, seq FROM sqlite_sequence")):
-            largest = connection.scalar(text(f"SELECT max(rowid) FROM {_quoted(table)}"))
+            largest = connection.scalar(text(f"SELECT max(rowid) FROM {quote_identifier(table)}"))
             state.sequences[str(table)] = SequenceState(int(last_value), None if largest is None else int(largest))
     state.revisions = _revisions(connection, tables)
     return state

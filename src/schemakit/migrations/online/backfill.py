@@ -27,7 +27,8 @@ from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, bin
 from tqdm import tqdm
 
 from schemakit.errors import MigrationError
-from schemakit.migrations.online.context import is_online, outside_transaction, qualified, session_setting
+from schemakit.migrations.online.context import is_online, outside_transaction, session_setting
+from schemakit.naming import qualified_name, quote_identifier
 from schemakit.sql import KEEP_UPDATED_AT_SETTING, set_updated_at_function_ddl, updated_at_trigger_name
 from schemakit.types import UTCDateTime, utc_now
 
@@ -96,7 +97,7 @@ class BackfillOp(MigrateOperation):
         self.pause_s = pause_s
         self.touch = touch
         self.bump_version = bump_version
-        self.name = name or f"{qualified(table_name, schema)}({','.join(sorted(values))})"
+        self.name = name or f"{qualified_name(table_name, schema)}({','.join(sorted(values))})"
 
     @classmethod
     def backfill(cls, operations: Operations, table_name: str, values: Mapping[str, str], **options: Any) -> Any:
@@ -109,7 +110,9 @@ def _backfill(operations: Operations, operation: BackfillOp) -> None:
     context = operations.get_context()
     if context.as_sql:
         # Offline, the script shows the update a batch runs, over the whole table.
-        operations.execute(f"UPDATE {qualified(operation.table_name, operation.schema)} SET {_assignments(operation)}")
+        operations.execute(
+            f"UPDATE {qualified_name(operation.table_name, operation.schema)} SET {_assignments(operation)}"
+        )
         return
     with outside_transaction(operations):
         connection = operations.get_bind()
@@ -129,9 +132,9 @@ def clear_finished_backfills(connection: Connection) -> None:
 
 
 def _assignments(operation: BackfillOp) -> str:
-    sets = [f"{qualified(column, None)} = {expression}" for column, expression in operation.values.items()]
+    sets = [f"{quote_identifier(column)} = {expression}" for column, expression in operation.values.items()]
     if operation.bump_version:
-        version = qualified(operation.bump_version, None)
+        version = quote_identifier(operation.bump_version)
         sets.append(f"{version} = {version} + 1")
     return ", ".join(sets)
 
@@ -174,7 +177,7 @@ class _Batches:
         self.connection = connection
         self.operation = operation
         self.online = online
-        self.target = qualified(operation.table_name, operation.schema)
+        self.target = qualified_name(operation.table_name, operation.schema)
         keys = inspect(connection).get_pk_constraint(operation.table_name, schema=operation.schema)[
             "constrained_columns"
         ]
@@ -183,7 +186,7 @@ class _Batches:
                 f"backfill of {self.target} needs a primary key of one column to walk the table in order; "
                 f"it has {len(keys) or 'no'} key columns"
             )
-        self.key = qualified(keys[0], None)
+        self.key = quote_identifier(keys[0])
         self.key_type = self._key_type(keys[0])
         self.filter = f" AND ({operation.where})" if operation.where else ""
 

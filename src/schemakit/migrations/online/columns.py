@@ -25,8 +25,8 @@ from sqlalchemy import Column
 from sqlalchemy.types import TypeEngine
 
 from schemakit.migrations.online.backfill import BackfillOp
-from schemakit.migrations.online.context import is_online, outside_transaction, qualified, table_change, with_lock_retry
-from schemakit.naming import shorten_identifier
+from schemakit.migrations.online.context import is_online, outside_transaction, table_change, with_lock_retry
+from schemakit.naming import qualified_name, quote_identifier, shorten_identifier
 
 __all__ = [
     "AddColumnOnlineOp",
@@ -90,7 +90,7 @@ def _add_column(operations: Operations, operation: AddColumnOnlineOp) -> None:
             lambda: operations.impl.add_column(table, column, schema=schema, if_not_exists=True),
             table=table,
             schema=schema,
-            describe=f"ADD COLUMN {column.name} to {qualified(table, schema)}",
+            describe=f"ADD COLUMN {column.name} to {qualified_name(table, schema)}",
         )
 
 
@@ -99,7 +99,7 @@ def _drop_column(operations: Operations, table: str, column: str, schema: str | 
         with table_change(operations, table, schema) as change:
             change.drop_column(*(() if change is not operations else (table,)), column)
         return
-    statement = f"ALTER TABLE {qualified(table, schema)} DROP COLUMN IF EXISTS {qualified(column, None)}"
+    statement = f"ALTER TABLE {qualified_name(table, schema)} DROP COLUMN IF EXISTS {quote_identifier(column)}"
     with_lock_retry(operations, statement, table=table, schema=schema)
 
 
@@ -252,13 +252,15 @@ def _sync_ddl(operation: _ColumnPairOperation) -> tuple[str, str]:
     The function reads the same whichever way round the pair is given (the columns in name order), so
     undoing a contraction, which expands the other way, restores the very function the expansion made.
     """
-    name = qualified(sync_trigger_name(operation.table_name, operation.column_name, operation.new_column_name), None)
+    name = qualified_name(
+        sync_trigger_name(operation.table_name, operation.column_name, operation.new_column_name), None
+    )
     pairs = {
         operation.column_name: (operation.new_column_name, operation.using),
         operation.new_column_name: (operation.column_name, operation.reverse_using),
     }
     first, second = sorted(pairs)
-    a, b = qualified(first, None), qualified(second, None)
+    a, b = quote_identifier(first), quote_identifier(second)
     # Each column's value from the other's: the conversion given for that direction.
     a_to_b = pairs[first][1].format(column=f"NEW.{a}")
     b_to_a = pairs[second][1].format(column=f"NEW.{b}")
@@ -280,7 +282,7 @@ def _sync_ddl(operation: _ColumnPairOperation) -> tuple[str, str]:
     )
     trigger = (
         f"CREATE OR REPLACE TRIGGER {name} BEFORE INSERT OR UPDATE ON "
-        f"{qualified(operation.table_name, operation.schema)} FOR EACH ROW EXECUTE FUNCTION {name}()"
+        f"{qualified_name(operation.table_name, operation.schema)} FOR EACH ROW EXECUTE FUNCTION {name}()"
     )
     return function, trigger
 
@@ -288,10 +290,12 @@ def _sync_ddl(operation: _ColumnPairOperation) -> tuple[str, str]:
 def _drop_sync(operations: Operations, operation: _ColumnPairOperation) -> None:
     if operations.get_context().dialect.name != "postgresql":
         return
-    name = qualified(sync_trigger_name(operation.table_name, operation.column_name, operation.new_column_name), None)
+    name = qualified_name(
+        sync_trigger_name(operation.table_name, operation.column_name, operation.new_column_name), None
+    )
     table, schema = operation.table_name, operation.schema
     with_lock_retry(
-        operations, f"DROP TRIGGER IF EXISTS {name} ON {qualified(table, schema)}", table=table, schema=schema
+        operations, f"DROP TRIGGER IF EXISTS {name} ON {qualified_name(table, schema)}", table=table, schema=schema
     )
     operations.execute(f"DROP FUNCTION IF EXISTS {name}()")
 
@@ -308,7 +312,7 @@ def _expand(operations: Operations, operation: ExpandColumnOp) -> None:
         with outside_transaction(operations):
             operations.execute(function)
             with_lock_retry(operations, trigger, table=table, schema=schema)
-    old, new = qualified(operation.column_name, None), qualified(operation.new_column_name, None)
+    old, new = quote_identifier(operation.column_name), quote_identifier(operation.new_column_name)
     operations.invoke(
         BackfillOp(
             table,
@@ -316,7 +320,7 @@ def _expand(operations: Operations, operation: ExpandColumnOp) -> None:
             where=f"{new} IS NULL AND {old} IS NOT NULL",
             schema=schema,
             batch_size=operation.batch_size,
-            name=f"expand {qualified(table, schema)}.{operation.column_name} into {operation.new_column_name}",
+            name=f"expand {qualified_name(table, schema)}.{operation.column_name} into {operation.new_column_name}",
         )
     )
 

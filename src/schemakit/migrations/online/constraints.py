@@ -23,11 +23,10 @@ from schemakit.migrations.online.context import (
     catalog_value,
     is_online,
     outside_transaction,
-    qualified,
     table_change,
     with_lock_retry,
 )
-from schemakit.naming import shorten_identifier
+from schemakit.naming import qualified_name, quote_identifier, shorten_identifier
 
 __all__ = [
     "CreateCheckConstraintOnlineOp",
@@ -118,7 +117,7 @@ def _exists(operations: Operations, name: str, table: str, schema: str | None) -
     validated = catalog_value(
         operations,
         "SELECT convalidated FROM pg_constraint WHERE conname = :name AND conrelid = to_regclass(:table)",
-        {"name": name, "table": qualified(table, schema)},
+        {"name": name, "table": qualified_name(table, schema)},
     )
     return validated is not None, bool(validated)
 
@@ -131,7 +130,7 @@ def _add_and_validate(operations: Operations, constraint: Constraint, table: str
             constraint.dialect_kwargs["postgresql_not_valid"] = True
             with_lock_retry(operations, AddConstraint(constraint), table=table, schema=schema)
         if not validated:
-            validate = f"ALTER TABLE {qualified(table, schema)} VALIDATE CONSTRAINT {qualified(name, None)}"
+            validate = f"ALTER TABLE {qualified_name(table, schema)} VALIDATE CONSTRAINT {quote_identifier(name)}"
             with_lock_retry(operations, validate, table=table, schema=schema)
         else:
             log.info("constraint %s exists and is valid: nothing to add", name)
@@ -166,7 +165,9 @@ def _drop_constraint(operations: Operations, operation: DropConstraintOnlineOp) 
     table, schema, name = operation.table_name, operation.schema, str(operation.constraint_name)
     if is_online(operations):
         with outside_transaction(operations):
-            statement = f"ALTER TABLE {qualified(table, schema)} DROP CONSTRAINT IF EXISTS {qualified(name, None)}"
+            statement = (
+                f"ALTER TABLE {qualified_name(table, schema)} DROP CONSTRAINT IF EXISTS {quote_identifier(name)}"
+            )
             with_lock_retry(operations, statement, table=table, schema=schema)
         return
     with table_change(operations, table, schema) as change:
@@ -234,7 +235,7 @@ def _set_not_null(operations: Operations, operation: SetNotNullOnlineOp) -> None
         _alter_nullable(operations, operation, nullable=False)
         return
     table, column, schema = operation.table_name, operation.column_name, operation.schema
-    target, check = qualified(table, schema), not_null_check_name(table, column)
+    target, check = qualified_name(table, schema), not_null_check_name(table, column)
     with outside_transaction(operations):
         not_null = catalog_value(
             operations,
@@ -245,17 +246,17 @@ def _set_not_null(operations: Operations, operation: SetNotNullOnlineOp) -> None
         if not not_null:
             if not exists:
                 statement = (
-                    f"ALTER TABLE {target} ADD CONSTRAINT {qualified(check, None)} "
-                    f"CHECK ({qualified(column, None)} IS NOT NULL) NOT VALID"
+                    f"ALTER TABLE {target} ADD CONSTRAINT {quote_identifier(check)} "
+                    f"CHECK ({quote_identifier(column)} IS NOT NULL) NOT VALID"
                 )
                 with_lock_retry(operations, statement, table=table, schema=schema)
             if not validated:
-                statement = f"ALTER TABLE {target} VALIDATE CONSTRAINT {qualified(check, None)}"
+                statement = f"ALTER TABLE {target} VALIDATE CONSTRAINT {quote_identifier(check)}"
                 with_lock_retry(operations, statement, table=table, schema=schema)
-            statement = f"ALTER TABLE {target} ALTER COLUMN {qualified(column, None)} SET NOT NULL"
+            statement = f"ALTER TABLE {target} ALTER COLUMN {quote_identifier(column)} SET NOT NULL"
             with_lock_retry(operations, statement, table=table, schema=schema)
         if exists or not not_null:
-            statement = f"ALTER TABLE {target} DROP CONSTRAINT IF EXISTS {qualified(check, None)}"
+            statement = f"ALTER TABLE {target} DROP CONSTRAINT IF EXISTS {quote_identifier(check)}"
             with_lock_retry(operations, statement, table=table, schema=schema)
 
 
@@ -265,8 +266,7 @@ def _drop_not_null(operations: Operations, operation: DropNotNullOnlineOp) -> No
         _alter_nullable(operations, operation, nullable=True)
         return
     table, schema = operation.table_name, operation.schema
-    statement = (
-        f"ALTER TABLE {qualified(table, schema)} ALTER COLUMN {qualified(operation.column_name, None)} DROP NOT NULL"
-    )
+    column = quote_identifier(operation.column_name)
+    statement = f"ALTER TABLE {qualified_name(table, schema)} ALTER COLUMN {column} DROP NOT NULL"
     with outside_transaction(operations):
         with_lock_retry(operations, statement, table=table, schema=schema)

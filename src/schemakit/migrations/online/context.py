@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from schemakit.errors import MigrationError
+from schemakit.naming import qualified_name
 from schemakit.settings import DatabaseSettings
 
 __all__ = [
@@ -38,7 +39,6 @@ __all__ = [
     "catalog_value",
     "is_online",
     "outside_transaction",
-    "qualified",
     "session_setting",
     "table_change",
     "with_lock_retry",
@@ -102,12 +102,6 @@ def outside_transaction(operations: Operations) -> Any:
     return operations.get_context().autocommit_block() if is_online(operations) else nullcontext()
 
 
-def qualified(name: str, schema: str | None) -> str:
-    """``"schema"."name"``, or ``"name"``: an identifier for the SQL the online operations write."""
-    quoted = '"' + name.replace('"', '""') + '"'
-    return f'"{schema}".{quoted}' if schema else quoted
-
-
 def catalog_value(operations: Operations, query: str, parameters: Mapping[str, Any]) -> Any:
     """One value read from the catalog; ``None`` offline (``--sql``), where the script assumes a fresh database."""
     if operations.get_context().as_sql:
@@ -144,7 +138,7 @@ def with_lock_retry(
         return
     policy: LockRetryPolicy = context.opts.get(POLICY_OPTION) or LockRetryPolicy()
     connection = operations.get_bind()
-    target = qualified(table, schema)
+    target = qualified_name(table, schema)
     shown = _shown(statement, context.dialect, describe)
     blockers: list[str] = []
 

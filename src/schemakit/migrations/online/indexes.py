@@ -22,10 +22,10 @@ from schemakit.migrations.online.context import (
     catalog_value,
     is_online,
     outside_transaction,
-    qualified,
     table_change,
     with_lock_retry,
 )
+from schemakit.naming import qualified_name, quote_identifier
 
 __all__ = ["CreateIndexOnlineOp", "CreateUniqueConstraintOnlineOp", "DropIndexOnlineOp", "build_index_concurrently"]
 
@@ -87,7 +87,7 @@ def _concurrently(index: Index) -> Index:
 
 def build_index_concurrently(operations: Operations, index: Index) -> None:
     """Build ``index`` concurrently unless a valid one exists; an invalid one is dropped first (online only)."""
-    name = qualified(str(index.name), index.table.schema if index.table is not None else None)
+    name = qualified_name(str(index.name), index.table.schema if index.table is not None else None)
     valid = catalog_value(operations, "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(:n)", {"n": name})
     if valid is True:
         log.info("index %s exists and is valid: nothing to build", name)
@@ -155,7 +155,7 @@ def _create_unique(operations: Operations, operation: CreateUniqueConstraintOnli
         exists = catalog_value(
             operations,
             "SELECT 1 FROM pg_constraint WHERE conname = :name AND conrelid = to_regclass(:table)",
-            {"name": name, "table": qualified(table, schema)},
+            {"name": name, "table": qualified_name(table, schema)},
         )
         if exists:
             log.info("constraint %s exists: nothing to add", name)
@@ -164,8 +164,8 @@ def _create_unique(operations: Operations, operation: CreateUniqueConstraintOnli
         build_index_concurrently(operations, index.to_index(operations.get_context()))
         with_lock_retry(
             operations,
-            f"ALTER TABLE {qualified(table, schema)} ADD CONSTRAINT {qualified(name, None)} UNIQUE USING INDEX "
-            f"{qualified(name, None)}",
+            f"ALTER TABLE {qualified_name(table, schema)} ADD CONSTRAINT {quote_identifier(name)} UNIQUE USING INDEX "
+            f"{quote_identifier(name)}",
             table=table,
             schema=schema,
         )
