@@ -27,7 +27,7 @@ from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, bin
 from tqdm import tqdm
 
 from schemakit.errors import MigrationError
-from schemakit.migrations.online.context import is_online, outside_transaction, session_setting
+from schemakit.migrations.online.context import is_online, outside_transaction, session_setting, sqlite_triggers
 from schemakit.naming import qualified_name, quote_identifier
 from schemakit.sql import KEEP_UPDATED_AT_SETTING, set_updated_at_function_ddl, updated_at_trigger_name
 from schemakit.types import UTCDateTime, utc_now
@@ -156,13 +156,10 @@ def _keeping_updated_at(operations: Operations, operation: BackfillOp) -> Iterat
         with session_setting(operations, KEEP_UPDATED_AT_SETTING, "on"):
             yield
     else:
-        master = f'"{operation.schema}".sqlite_master' if operation.schema else "sqlite_master"
-        definition = connection.scalar(
-            text(f"SELECT sql FROM {master} WHERE type = 'trigger' AND name = :name"), {"name": trigger}
-        )
         # SQLite has one writer at a time: inside the migration's transaction no other writer sees the trigger gone.
+        definition = sqlite_triggers(operations, operation.table_name, operation.schema).get(trigger)
         if definition is not None:
-            operations.execute(f'DROP TRIGGER "{trigger}"')
+            operations.execute(f"DROP TRIGGER {quote_identifier(trigger)}")
         try:
             yield
         finally:
@@ -198,9 +195,7 @@ class _Batches:
         after, done = (row.last_key, row.rows_done) if row is not None else (None, 0)
         if after is not None:
             log.info("backfill %s resumes after %d rows", self.operation.name, done)
-        remaining = self.connection.scalar(
-            text(f"SELECT count(*) FROM {self.target} WHERE {self._after(after)}{self.filter}"), {"after": after}
-        )
+        remaining = self.connection.scalar(text(f"SELECT count(*) FROM {self._rows(after)}"), {"after": after})
         with self._progress_bar(int(remaining or 0)) as advance:
             while True:
                 boundary = self.connection.scalar(

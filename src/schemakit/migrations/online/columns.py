@@ -96,8 +96,8 @@ def _add_column(operations: Operations, operation: AddColumnOnlineOp) -> None:
 
 def _drop_column(operations: Operations, table: str, column: str, schema: str | None) -> None:
     if not is_online(operations):
-        with table_change(operations, table, schema) as change:
-            change.drop_column(*(() if change is not operations else (table,)), column)
+        with table_change(operations, table, schema) as batch:
+            batch.drop_column(column)
         return
     statement = f"ALTER TABLE {qualified_name(table, schema)} DROP COLUMN IF EXISTS {quote_identifier(column)}"
     with_lock_retry(operations, statement, table=table, schema=schema)
@@ -175,9 +175,18 @@ class ExpandColumnOp(_ColumnPairOperation):
         batch_size: int = 5000,
     ) -> Any:
         """Expand ``column_name`` into ``new_column_name`` of type ``type_`` (see the module's description)."""
-        pair = cls(table_name, column_name, new_column_name, type_=type_, schema=schema, batch_size=batch_size)
-        pair.using, pair.reverse_using = using, reverse_using
-        return operations.invoke(pair)
+        return operations.invoke(
+            cls(
+                table_name,
+                column_name,
+                new_column_name,
+                type_=type_,
+                using=using,
+                reverse_using=reverse_using,
+                schema=schema,
+                batch_size=batch_size,
+            )
+        )
 
     def reverse(self) -> UndoExpandColumnOp:
         """The operation that undoes this one."""
@@ -224,9 +233,17 @@ class ContractColumnOp(_ColumnPairOperation):
         schema: str | None = None,
     ) -> Any:
         """Drop ``column_name``, replaced by ``new_column_name``; ``type_``, the old column's, makes it reversible."""
-        pair = cls(table_name, column_name, new_column_name, type_=type_, schema=schema)
-        pair.using, pair.reverse_using = using, reverse_using
-        return operations.invoke(pair)
+        return operations.invoke(
+            cls(
+                table_name,
+                column_name,
+                new_column_name,
+                type_=type_,
+                using=using,
+                reverse_using=reverse_using,
+                schema=schema,
+            )
+        )
 
     def reverse(self) -> ExpandColumnOp:
         """The operation that undoes this one: the old column expanded again from the new one."""
@@ -246,15 +263,18 @@ class ContractColumnOp(_ColumnPairOperation):
 _Pair = TypeVar("_Pair", bound=_ColumnPairOperation)
 
 
+def _sync_name(operation: _ColumnPairOperation) -> str:
+    """The quoted name of the pair's sync trigger, and of its function."""
+    return quote_identifier(sync_trigger_name(operation.table_name, operation.column_name, operation.new_column_name))
+
+
 def _sync_ddl(operation: _ColumnPairOperation) -> tuple[str, str]:
     """The trigger function keeping the pair in step, and its trigger.
 
     The function reads the same whichever way round the pair is given (the columns in name order), so
     undoing a contraction, which expands the other way, restores the very function the expansion made.
     """
-    name = qualified_name(
-        sync_trigger_name(operation.table_name, operation.column_name, operation.new_column_name), None
-    )
+    name = _sync_name(operation)
     pairs = {
         operation.column_name: (operation.new_column_name, operation.using),
         operation.new_column_name: (operation.column_name, operation.reverse_using),
@@ -290,9 +310,7 @@ def _sync_ddl(operation: _ColumnPairOperation) -> tuple[str, str]:
 def _drop_sync(operations: Operations, operation: _ColumnPairOperation) -> None:
     if operations.get_context().dialect.name != "postgresql":
         return
-    name = qualified_name(
-        sync_trigger_name(operation.table_name, operation.column_name, operation.new_column_name), None
-    )
+    name = _sync_name(operation)
     table, schema = operation.table_name, operation.schema
     with_lock_retry(
         operations, f"DROP TRIGGER IF EXISTS {name} ON {qualified_name(table, schema)}", table=table, schema=schema

@@ -21,6 +21,8 @@ from sqlalchemy.schema import AddConstraint
 
 from schemakit.migrations.online.context import (
     catalog_value,
+    constraint_name,
+    constraint_state,
     is_online,
     outside_transaction,
     table_change,
@@ -112,20 +114,10 @@ class DropConstraintOnlineOp(ops.DropConstraintOp):
         return online_form(super().reverse())
 
 
-def _exists(operations: Operations, name: str, table: str, schema: str | None) -> tuple[bool, bool]:
-    """Whether the constraint exists, and whether it is validated."""
-    validated = catalog_value(
-        operations,
-        "SELECT convalidated FROM pg_constraint WHERE conname = :name AND conrelid = to_regclass(:table)",
-        {"name": name, "table": qualified_name(table, schema)},
-    )
-    return validated is not None, bool(validated)
-
-
 def _add_and_validate(operations: Operations, constraint: Constraint, table: str, schema: str | None) -> None:
     name = str(constraint.name)
     with outside_transaction(operations):
-        exists, validated = _exists(operations, name, table, schema)
+        exists, validated = constraint_state(operations, name, table, schema)
         if not exists:
             constraint.dialect_kwargs["postgresql_not_valid"] = True
             with_lock_retry(operations, AddConstraint(constraint), table=table, schema=schema)
@@ -142,10 +134,11 @@ def _create_foreign_key(operations: Operations, operation: CreateForeignKeyOnlin
     if is_online(operations):
         _add_and_validate(operations, operation.to_constraint(operations.get_context()), table, schema)
         return
-    with table_change(operations, table, schema) as change:
-        arguments = (operation.constraint_name,) if change is not operations else (operation.constraint_name, table)
-        change.create_foreign_key(
-            *arguments, operation.referent_table, operation.local_cols, operation.remote_cols, **operation.kw
+    # The batch names its table and schema; the foreign key's options follow.
+    options = {key: value for key, value in operation.kw.items() if key != "source_schema"}
+    with table_change(operations, table, schema) as batch:
+        batch.create_foreign_key(
+            constraint_name(operation), operation.referent_table, operation.local_cols, operation.remote_cols, **options
         )
 
 
@@ -155,9 +148,8 @@ def _create_check(operations: Operations, operation: CreateCheckConstraintOnline
     if is_online(operations):
         _add_and_validate(operations, operation.to_constraint(operations.get_context()), table, schema)
         return
-    with table_change(operations, table, schema) as change:
-        arguments = (operation.constraint_name,) if change is not operations else (operation.constraint_name, table)
-        change.create_check_constraint(*arguments, operation.condition, **operation.kw)
+    with table_change(operations, table, schema) as batch:
+        batch.create_check_constraint(constraint_name(operation), operation.condition, **operation.kw)
 
 
 @Operations.implementation_for(DropConstraintOnlineOp)
@@ -170,10 +162,9 @@ def _drop_constraint(operations: Operations, operation: DropConstraintOnlineOp) 
             )
             with_lock_retry(operations, statement, table=table, schema=schema)
         return
-    with table_change(operations, table, schema) as change:
-        given = operation.constraint_name  # as given: op.f() marks a name the naming convention leaves alone
-        arguments = (given,) if change is not operations else (given, table)
-        change.drop_constraint(*arguments, type_=operation.constraint_type)
+    with table_change(operations, table, schema) as batch:
+        # The name as given: op.f() marks a name the naming convention leaves alone.
+        batch.drop_constraint(constraint_name(operation), type_=operation.constraint_type)
 
 
 def not_null_check_name(table: str, column: str) -> str:
@@ -222,11 +213,8 @@ class DropNotNullOnlineOp(_ColumnOperation):
 
 def _alter_nullable(operations: Operations, operation: _ColumnOperation, *, nullable: bool) -> None:
     table, schema = operation.table_name, operation.schema
-    with table_change(operations, table, schema) as change:
-        arguments = () if change is not operations else (table,)
-        change.alter_column(
-            *arguments, operation.column_name, nullable=nullable, **({"schema": schema} if arguments else {})
-        )
+    with table_change(operations, table, schema) as batch:
+        batch.alter_column(operation.column_name, nullable=nullable)
 
 
 @Operations.implementation_for(SetNotNullOnlineOp)
@@ -242,7 +230,7 @@ def _set_not_null(operations: Operations, operation: SetNotNullOnlineOp) -> None
             "SELECT attnotnull FROM pg_attribute WHERE attrelid = to_regclass(:table) AND attname = :column",
             {"table": target, "column": column},
         )
-        exists, validated = _exists(operations, check, table, schema)
+        exists, validated = constraint_state(operations, check, table, schema)
         if not not_null:
             if not exists:
                 statement = (

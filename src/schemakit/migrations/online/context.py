@@ -20,15 +20,15 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from alembic.operations import Operations
+from alembic.operations import BatchOperations, Operations
 from sqlalchemy import Connection, Dialect, Executable, text
 from sqlalchemy.exc import DBAPIError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from schemakit.errors import MigrationError
-from schemakit.naming import qualified_name
+from schemakit.naming import qualified_name, quote_identifier
 from schemakit.settings import DatabaseSettings
 
 __all__ = [
@@ -37,9 +37,12 @@ __all__ = [
     "LockBudgetExhaustedError",
     "LockRetryPolicy",
     "catalog_value",
+    "constraint_name",
+    "constraint_state",
     "is_online",
     "outside_transaction",
     "session_setting",
+    "sqlite_triggers",
     "table_change",
     "with_lock_retry",
 ]
@@ -107,6 +110,16 @@ def catalog_value(operations: Operations, query: str, parameters: Mapping[str, A
     if operations.get_context().as_sql:
         return None
     return operations.get_bind().execute(text(query), dict(parameters)).scalar()
+
+
+def constraint_state(operations: Operations, name: str, table: str, schema: str | None) -> tuple[bool, bool]:
+    """Whether the constraint exists on the table, and whether it is validated (both false offline)."""
+    validated = catalog_value(
+        operations,
+        "SELECT convalidated FROM pg_constraint WHERE conname = :name AND conrelid = to_regclass(:table)",
+        {"name": name, "table": qualified_name(table, schema)},
+    )
+    return validated is not None, bool(validated)
 
 
 def with_lock_retry(
@@ -225,27 +238,32 @@ def session_setting(operations: Operations, name: str, value: str) -> Iterator[N
         connection.execute(text("SELECT set_config(:name, :value, false)"), {"name": name, "value": previous or ""})
 
 
-@contextmanager
-def table_change(operations: Operations, table: str, schema: str | None) -> Iterator[Any]:
-    """Operations for a plain change of a table's constraints: batch mode on SQLite, keeping its triggers.
+def constraint_name(operation: Any) -> str:
+    """An Alembic operation's constraint name as given, for a batch operation: ``op.f()``'s mark kept."""
+    return cast("str", operation.constraint_name)
 
-    SQLite alters a constraint by copying the table, which loses the table's triggers (the ``updated_at``
-    trigger, say); they are created again on the copy.
-    """
-    if operations.get_context().dialect.name != "sqlite":
-        yield operations
-        return
-    master = f'"{schema}".sqlite_master' if schema else "sqlite_master"
-    triggers = (
-        []
-        if operations.get_context().as_sql
-        else list(
-            operations.get_bind().scalars(
-                text(f"SELECT sql FROM {master} WHERE type = 'trigger' AND tbl_name = :t"), {"t": table}
-            )
-        )
+
+def sqlite_triggers(operations: Operations, table: str, schema: str | None) -> dict[str, str]:
+    """The ``CREATE TRIGGER`` statements of a SQLite table's triggers, by name (none offline, none elsewhere)."""
+    context = operations.get_context()
+    if context.dialect.name != "sqlite" or context.as_sql:
+        return {}
+    master = f"{quote_identifier(schema)}.sqlite_master" if schema else "sqlite_master"
+    rows = operations.get_bind().execute(
+        text(f"SELECT name, sql FROM {master} WHERE type = 'trigger' AND tbl_name = :table"), {"table": table}
     )
+    return {str(name): str(sql) for name, sql in rows}
+
+
+@contextmanager
+def table_change(operations: Operations, table: str, schema: str | None) -> Iterator[BatchOperations]:
+    """Alembic's batch mode, for a plain change of a table's constraints or columns.
+
+    On PostgreSQL it writes the ``ALTER TABLE`` statements themselves. SQLite alters a constraint by copying the
+    table, which loses the table's triggers (the ``updated_at`` trigger, say): they are created again on the copy.
+    """
+    triggers = sqlite_triggers(operations, table, schema)
     with operations.batch_alter_table(table, schema=schema) as batch:
         yield batch
-    for trigger in triggers:
+    for trigger in triggers.values():
         operations.execute(trigger)

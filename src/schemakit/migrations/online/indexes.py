@@ -20,6 +20,8 @@ from sqlalchemy import Index
 
 from schemakit.migrations.online.context import (
     catalog_value,
+    constraint_name,
+    constraint_state,
     is_online,
     outside_transaction,
     table_change,
@@ -147,16 +149,11 @@ class CreateUniqueConstraintOnlineOp(ops.CreateUniqueConstraintOp):
 def _create_unique(operations: Operations, operation: CreateUniqueConstraintOnlineOp) -> None:
     table, schema, name = operation.table_name, operation.schema, str(operation.constraint_name)
     if not is_online(operations):
-        with table_change(operations, table, schema) as change:
-            arguments = () if change is not operations else (table,)
-            change.create_unique_constraint(operation.constraint_name, *arguments, operation.columns, **operation.kw)
+        with table_change(operations, table, schema) as batch:
+            batch.create_unique_constraint(constraint_name(operation), operation.columns, **operation.kw)
         return
     with outside_transaction(operations):
-        exists = catalog_value(
-            operations,
-            "SELECT 1 FROM pg_constraint WHERE conname = :name AND conrelid = to_regclass(:table)",
-            {"name": name, "table": qualified_name(table, schema)},
-        )
+        exists, _ = constraint_state(operations, name, table, schema)
         if exists:
             log.info("constraint %s exists: nothing to add", name)
             return
