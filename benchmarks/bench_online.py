@@ -431,10 +431,10 @@ def main() -> None:
         print(header("Changing a busy table: plain against online operations", server), flush=True)
         databases = PostgresDatabases(server.url, "bench_online_test")
         results: list[dict[str, Any]] = []
-        for mode, run in (("plain", run_mode), ("online", run_mode)):
+        for mode in ("plain", "online"):
             database = databases.create_empty(mode)
             try:
-                results += run(mode, database.url, rows, Path(work))
+                results += run_mode(mode, database.url, rows, Path(work))
             finally:
                 databases.drop(database)
         database = databases.create_empty("resume")
