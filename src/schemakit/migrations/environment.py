@@ -212,6 +212,8 @@ def _run_online(
     }
     context.configure(**configuration)
     if _phase(options) == EXPAND:
+        # The command's step function is in the options configure() just received; configuring again with a
+        # wrapper around it is Alembic's public way to change which steps run.
         steps = context.get_context().environment_context.context_opts["fn"]  # type: ignore[union-attr]
         context.configure(**configuration, fn=stop_before_contract(steps))
     if not _changes_schema():
