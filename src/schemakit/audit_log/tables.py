@@ -66,7 +66,7 @@ def audit_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
         Column("transaction_id", BigInteger()),
         Column("changed_at", UTCDateTime(), nullable=False, server_default=text("CURRENT_TIMESTAMP")),
         Column("hash", String(64), nullable=False),
-        Index(None, "table_name", "row_id"),
+        Index(None, "row_id"),
     )
     batches = Table(
         AUDIT_BATCHES,

@@ -26,6 +26,7 @@ from sqlalchemy import Column, Integer, MetaData, Table
 from schemakit.audit_log.ddl import (
     AUDIT_FUNCTION,
     CHAIN_HEAD,
+    STATEMENT_FUNCTION,
     audit_function_ddl,
     audit_trigger_ddl,
     drop_audit_trigger_ddl,
@@ -215,8 +216,9 @@ def _drop_audit_trigger(operations: Operations, operation: DropAuditTriggerOp) -
     dialect = operations.get_context().dialect.name
     _execute_all(operations, drop_audit_trigger_ddl(dialect, operation.table_name))
     if dialect == "postgresql":
-        # The function goes with the last table that used it, so a full downgrade leaves nothing behind.
+        # The functions go with the last table that used them, so a full downgrade leaves nothing behind.
         operations.execute(
             f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgfoid = to_regproc('{AUDIT_FUNCTION}')) "
-            f"THEN DROP FUNCTION IF EXISTS {AUDIT_FUNCTION}(); END IF; END $$"
+            f"THEN DROP FUNCTION IF EXISTS {AUDIT_FUNCTION}(); "
+            f"DROP FUNCTION IF EXISTS {STATEMENT_FUNCTION}(oid, text, text, text); END IF; END $$"
         )
