@@ -1,10 +1,11 @@
-"""The ``schemakit`` command: ``init``, ``seed``, ``check``, ``db``, ``roles`` and ``audit``.
+"""The ``schemakit`` command: ``init``, ``seed``, ``check``, ``db``, ``roles``, ``audit`` and ``inspect``.
 
 ``schemakit init`` sets a project up for schemakit, Alembic and pytest (:mod:`schemakit.scaffold`);
 ``schemakit seed`` loads the development fixtures behind the guard (:mod:`schemakit.seeding.command`);
 ``schemakit db backup | restore | drill`` makes backups and proves them (:mod:`schemakit.backups.command`);
 ``schemakit roles`` prints or applies least-privilege roles (:mod:`schemakit.roles`); ``schemakit audit verify``
-checks the audit log's hash chain (:mod:`schemakit.audit_log.command`).
+checks the audit log's hash chain (:mod:`schemakit.audit_log.command`); ``schemakit inspect`` checks the
+configured database's schema health (:mod:`schemakit.inspection.command`).
 
 ``schemakit check`` runs every quality gate (:mod:`schemakit.gates`) on the project's models and migrations,
 against a throwaway database (PostgreSQL from ``TEST_DATABASE_URL`` or a throwaway cluster; SQLite with
@@ -41,6 +42,7 @@ from schemakit.gates import (
     check_round_trip,
 )
 from schemakit.gates.locksafety import DEFAULT_POSTGRES_VERSION
+from schemakit.inspection import command as inspect_command
 from schemakit.migrations.commands import make_config
 from schemakit.project import ProjectConfig
 from schemakit.provisioning import throwaway_database
@@ -126,6 +128,8 @@ def _parser() -> argparse.ArgumentParser:
     roles.add_argument("--apply", action="store_true", help="run it on the configured database")
     for kind in ("owner", "app", "readonly"):
         roles.add_argument(f"--{kind}", metavar="NAME", help=f"the {kind} role's name (default: <database>_{kind})")
+    inspect = commands.add_parser("inspect", help="check the configured database's schema health; exit 1 on a finding")
+    inspect_command.add_arguments(inspect)
     audit = commands.add_parser("audit", help="verify the audit log's hash chain, or prune old entries")
     audit_command.add_arguments(audit)
     seed = commands.add_parser("seed", help="load the development fixtures, behind the production guard")
@@ -208,6 +212,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "db": backup_command.run,
     "roles": _roles,
     "audit": audit_command.run,
+    "inspect": inspect_command.run,
 }
 
 

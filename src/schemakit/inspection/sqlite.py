@@ -1,0 +1,119 @@
+"""The checks of ``schemakit inspect`` that apply to SQLite, read through SQLAlchemy's inspector."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection, inspect
+from sqlalchemy.engine import Inspector
+
+__all__ = ["SQLITE"]
+
+Rows = list[tuple[str, str]]
+_BARE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def _where(index: Any) -> str | None:
+    """A partial index's condition, as text."""
+    condition = index.get("dialect_options", {}).get("sqlite_where")
+    return None if condition is None else str(condition)
+
+
+def _plain_indexes(inspector: Inspector, table: str) -> list[dict[str, Any]]:
+    """The table's indexes over columns alone (no expression, not partial), unique constraints' included."""
+    indexes: list[dict[str, Any]] = [
+        dict(index)
+        for index in inspector.get_indexes(table)
+        if None not in index["column_names"] and _where(index) is None
+    ]
+    indexes += [
+        {"name": unique["name"] or f"{table} unique", "column_names": unique["column_names"], "unique": True}
+        for unique in inspector.get_unique_constraints(table)
+    ]
+    return indexes
+
+
+def _foreign_key_without_index(inspector: Inspector) -> Rows:
+    rows = []
+    for table in inspector.get_table_names():
+        starts = [index["column_names"] for index in _plain_indexes(inspector, table)]
+        starts.append(inspector.get_pk_constraint(table)["constrained_columns"])
+        for key in inspector.get_foreign_keys(table):
+            columns = key["constrained_columns"]
+            if not any(set(start[: len(columns)]) == set(columns) for start in starts):
+                name = key["name"] or f"({', '.join(columns)})"
+                rows.append((f"{table}.{name}", f"no index starts with ({', '.join(columns)})"))
+    return rows
+
+
+def _duplicate_and_redundant(inspector: Inspector) -> tuple[Rows, Rows]:
+    duplicates, redundant = [], []
+    for table in inspector.get_table_names():
+        indexes = [index for index in inspector.get_indexes(table) if None not in index["column_names"]]
+        for number, index in enumerate(indexes):
+            columns = index["column_names"]
+            for earlier in indexes[:number]:
+                same = (earlier["column_names"], earlier["unique"], _where(earlier))
+                if same == (columns, index["unique"], _where(index)):
+                    duplicates.append((str(index["name"]), f"the same index as {earlier['name']}"))
+            if index["unique"] or _where(index) is not None:
+                continue
+            for other in indexes:
+                longer = other["column_names"]
+                if _where(other) is None and len(columns) < len(longer) and longer[: len(columns)] == columns:
+                    redundant.append((str(index["name"]), f"its columns ({', '.join(columns)}) begin {other['name']}"))
+    return duplicates, redundant
+
+
+def _table_without_primary_key(inspector: Inspector) -> Rows:
+    return [
+        (table, "no primary key")
+        for table in inspector.get_table_names()
+        if not inspector.get_pk_constraint(table)["constrained_columns"]
+    ]
+
+
+def _nullable_unique_column(inspector: Inspector) -> Rows:
+    rows = []
+    for table in inspector.get_table_names():
+        nullable = {column["name"] for column in inspector.get_columns(table) if column["nullable"]}
+        for index in _plain_indexes(inspector, table):
+            columns = index["column_names"]
+            if index["unique"] and len(columns) > 1 and nullable & set(columns):
+                rows.append(
+                    (
+                        str(index["name"]),
+                        f"unique over ({', '.join(columns)}), but {', '.join(sorted(nullable & set(columns)))} "
+                        "may be NULL: rows that differ only by a NULL there are all let in",
+                    )
+                )
+    return rows
+
+
+def _name_needs_quoting(inspector: Inspector) -> Rows:
+    names = []
+    for table in inspector.get_table_names():
+        names.append((table, table))
+        names += [(f"{table}.{column['name']}", column["name"]) for column in inspector.get_columns(table)]
+        names += [(str(index["name"]), str(index["name"])) for index in inspector.get_indexes(table)]
+    quoted = [name for name, bare in names if not _BARE_NAME.fullmatch(bare)]
+    return [(name, "a name that must be quoted in every query") for name in quoted]
+
+
+def _run(connection: Connection) -> dict[str, Rows]:
+    inspector = inspect(connection)
+    duplicates, redundant = _duplicate_and_redundant(inspector)
+    return {
+        "foreign-key-without-index": _foreign_key_without_index(inspector),
+        "duplicate-index": duplicates,
+        "redundant-index": redundant,
+        "table-without-primary-key": _table_without_primary_key(inspector),
+        "nullable-unique-column": _nullable_unique_column(inspector),
+        "name-needs-quoting": _name_needs_quoting(inspector),
+    }
+
+
+#: Every SQLite check's findings, by check name.
+SQLITE: Callable[[Connection], dict[str, Rows]] = _run
