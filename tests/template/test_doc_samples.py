@@ -97,6 +97,11 @@ def run_by_the_plugin_tests(code: str, _tmp_path: Path) -> None:
     assert "def test_signup_commits(db_session)" in code
 
 
+def run_by_the_plugin_plan_tests(code: str, _tmp_path: Path) -> None:
+    # Run by tests/template/test_testing_plugin.py::test_the_plan_check_docs_sample_passes, under the plugin.
+    assert "def test_orders_by_status_use_their_index(db_session, query_plans)" in code
+
+
 RUNNERS = {
     "class Book(Entity, SoftDeleteMixin, VersionedMixin)": in_a_fresh_folder,
     "Base.metadata.create_all(engine)  # a real project": in_a_fresh_folder,
@@ -104,6 +109,7 @@ RUNNERS = {
     "await upgrade_async(connection, config)": in_a_copy_of_the_template,
     'pytest_plugins = ["schemakit.testing.plugin"]': in_a_fresh_folder,
     "def test_signup_commits(db_session)": run_by_the_plugin_tests,
+    "def test_orders_by_status_use_their_index(db_session, query_plans)": run_by_the_plugin_plan_tests,
     'op.add_column_online("orders"': as_a_revision_of_the_template,
     "class Member(Entity, SoftDeleteMixin, AuditTrailMixin)": in_a_fresh_folder,
     'where="number IS NULL"': as_a_revision_of_the_template,

@@ -181,6 +181,14 @@ def test_the_testing_docs_sample_passes(sample: pytest.Pytester) -> None:
     result.assert_outcomes(passed=4)
 
 
+def test_the_plan_check_docs_sample_passes(sample: pytest.Pytester) -> None:
+    page = (ROOT / "docs" / "inspect.md").read_text()
+    (code,) = re.findall(r"```python\n(from sqlalchemy.*?query_plans.*?)```", page, re.DOTALL)
+    sample.makepyfile(test_plans_sample=code)
+    result = sample.runpytest_subprocess("-p", "no:cacheprovider", "test_plans_sample.py")
+    result.assert_outcomes(passed=1)
+
+
 def test_a_remote_server_is_refused_unless_allowed(sample: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_DATABASE_URL", "postgresql://app:secret@db.example.test/postgres")
     result = sample.runpytest_subprocess()

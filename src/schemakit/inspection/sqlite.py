@@ -53,15 +53,15 @@ def _duplicate_and_redundant(inspector: Inspector) -> tuple[Rows, Rows]:
     for table in inspector.get_table_names():
         indexes = [index for index in inspector.get_indexes(table) if None not in index["column_names"]]
         for number, index in enumerate(indexes):
-            columns = index["column_names"]
+            columns = [str(column) for column in index["column_names"]]
             for earlier in indexes[:number]:
                 same = (earlier["column_names"], earlier["unique"], _where(earlier))
-                if same == (columns, index["unique"], _where(index)):
+                if same == (index["column_names"], index["unique"], _where(index)):
                     duplicates.append((str(index["name"]), f"the same index as {earlier['name']}"))
             if index["unique"] or _where(index) is not None:
                 continue
             for other in indexes:
-                longer = other["column_names"]
+                longer = [str(column) for column in other["column_names"]]
                 if _where(other) is None and len(columns) < len(longer) and longer[: len(columns)] == columns:
                     redundant.append((str(index["name"]), f"its columns ({', '.join(columns)}) begin {other['name']}"))
     return duplicates, redundant

@@ -19,6 +19,7 @@ Fixtures:
   test's connection for the test's duration.
 * ``db_committed``: a fresh clone of the template for one test that needs real commits (several connections,
   advisory locks, DDL), dropped afterwards.
+* ``query_plans``: plan checks for the statements the code under test issues (:mod:`schemakit.testing.plans`).
 * ``schemakit_database`` / ``schemakit_engine`` / ``schemakit_async_engine``: the worker's database and engines;
   ``schemakit_test_environment``: the server, template and clone manager behind them.
 
@@ -65,6 +66,7 @@ from schemakit.testing.databases import (
     TestDatabaseError,
     new_run_id,
 )
+from schemakit.testing.plans import query_plans  # noqa: F401 - a fixture the plugin provides
 
 __all__ = ["REQUIRES_POSTGRES", "TestEnvironment", "schemakit_environment"]
 
