@@ -5,10 +5,18 @@ from importlib.metadata import version as _version
 project = "schemakit"
 author = "The schemakit authors"
 release = _version("schemakit")
-extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.viewcode"]
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.viewcode",
+    "sphinxcontrib.mermaid",
+]
 source_suffix = {".md": "markdown"}
 exclude_patterns = ["_build"]
 myst_heading_anchors = 3
+# The schema's ER diagram (docs/schema.md) is a ```mermaid fence, as GitHub renders it.
+myst_fence_as_directive = ["mermaid"]
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 autodoc_default_options = {"members": True, "show-inheritance": True}

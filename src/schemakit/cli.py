@@ -1,11 +1,12 @@
-"""The ``schemakit`` command: ``init``, ``seed``, ``check``, ``db``, ``roles``, ``audit`` and ``inspect``.
+"""The ``schemakit`` command: ``init``, ``seed``, ``check``, ``db``, ``roles``, ``audit``, ``inspect`` and ``docs``.
 
 ``schemakit init`` sets a project up for schemakit, Alembic and pytest (:mod:`schemakit.scaffold`);
 ``schemakit seed`` loads the development fixtures behind the guard (:mod:`schemakit.seeding.command`);
 ``schemakit db backup | restore | drill`` makes backups and proves them (:mod:`schemakit.backups.command`);
 ``schemakit roles`` prints or applies least-privilege roles (:mod:`schemakit.roles`); ``schemakit audit verify``
 checks the audit log's hash chain (:mod:`schemakit.audit_log.command`); ``schemakit inspect`` checks the
-configured database's schema health (:mod:`schemakit.inspection.command`).
+configured database's schema health (:mod:`schemakit.inspection.command`); ``schemakit docs`` writes
+``docs/schema.md`` from the models (:mod:`schemakit.schema_docs.command`).
 
 ``schemakit check`` runs every quality gate (:mod:`schemakit.gates`) on the project's models and migrations,
 against a throwaway database (PostgreSQL from ``TEST_DATABASE_URL`` or a throwaway cluster; SQLite with
@@ -42,12 +43,14 @@ from schemakit.gates import (
     check_round_trip,
 )
 from schemakit.gates.locksafety import DEFAULT_POSTGRES_VERSION
+from schemakit.gates.schema_docs import check_schema_docs
 from schemakit.inspection import command as inspect_command
 from schemakit.migrations.commands import make_config
 from schemakit.project import ProjectConfig
 from schemakit.provisioning import throwaway_database
 from schemakit.roles import RoleNames, apply_roles, roles_sql
 from schemakit.scaffold import init_project
+from schemakit.schema_docs import command as docs_command
 from schemakit.seeding import command as seed_command
 from schemakit.settings import DatabaseSettings, describe_settings_error
 
@@ -82,6 +85,7 @@ def run_check(
         engine = make_utility_engine(settings)
         with engine.connect() as connection:
             results.append(check_naming(connection, files, only=only))
+            results.append(check_schema_docs(config, connection))
             server_version = connection.dialect.server_version_info
         engine.dispose()
     if backend == "postgresql":
@@ -130,6 +134,8 @@ def _parser() -> argparse.ArgumentParser:
         roles.add_argument(f"--{kind}", metavar="NAME", help=f"the {kind} role's name (default: <database>_{kind})")
     inspect = commands.add_parser("inspect", help="check the configured database's schema health; exit 1 on a finding")
     inspect_command.add_arguments(inspect)
+    docs = commands.add_parser("docs", help="write docs/schema.md (tables and an ER diagram) from the models")
+    docs_command.add_arguments(docs)
     audit = commands.add_parser("audit", help="verify the audit log's hash chain, or prune old entries")
     audit_command.add_arguments(audit)
     seed = commands.add_parser("seed", help="load the development fixtures, behind the production guard")
@@ -213,6 +219,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "roles": _roles,
     "audit": audit_command.run,
     "inspect": inspect_command.run,
+    "docs": docs_command.run,
 }
 
 

@@ -76,8 +76,8 @@ def test_the_readme_takes_a_new_project_from_an_empty_folder_to_passing_checks(
         "TEST_DATABASE_URL": server.render_as_string(hide_password=False),
     }
     commands = [line[2:] for line in section().splitlines() if line.startswith("$ ")]
-    assert commands[0] == 'pip install "schemakit[testing,check]"'
-    commands[0] = f'pip install -q "{wheel}[testing,check]"'
+    assert commands[0] == 'pip install "schemakit[testing,check,docs]"'
+    commands[0] = f'pip install -q "{wheel}[testing,check,docs]"'
     for command in commands:
         result = run(["bash", "-c", command], project, environment)
         assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
@@ -85,6 +85,8 @@ def test_the_readme_takes_a_new_project_from_an_empty_folder_to_passing_checks(
             assert "created   alembic.ini" in result.stdout
             again = run(["bash", "-c", command], project, environment)
             assert "Nothing to do: the project is set up." in again.stdout, again.stdout
+        if command == "schemakit docs":
+            assert "erDiagram" in (project / "docs" / "schema.md").read_text()
         if "schemakit seed" in command:
             assert re.search(r"^total +4 +0 +0$", result.stdout, re.MULTILINE), result.stdout
     unguarded = run(["bash", "-c", "schemakit seed"], project, environment)

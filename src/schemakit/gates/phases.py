@@ -14,15 +14,13 @@ import ast
 from collections.abc import Collection, Iterator
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData
 
 from schemakit.gates.findings import Finding, GateResult
 from schemakit.gates.revision_source import call_name, declared_phase, keyword, operations, string, upgrade_function
 from schemakit.gates.roundtrip import linear_history, selected
-from schemakit.migrations.options import with_options
+from schemakit.migrations.commands import models_metadata_of
 from schemakit.migrations.phases import CONTRACT
 
 __all__ = ["check_phases", "mapped_names"]
@@ -34,10 +32,8 @@ _DROPS_COLUMN = frozenset({"drop_column", "drop_column_online", "contract_column
 
 def mapped_names(config: Config) -> set[tuple[str, str | None]]:
     """The ``(table, None)`` and ``(table, column)`` pairs of the models ``env.py`` hands to Alembic."""
-    captured: list[MetaData] = []
-    command.current(with_options(config, capture_metadata=captured, configure_logging=False))
     names: set[tuple[str, str | None]] = set()
-    for metadata in captured:
+    for metadata in models_metadata_of(config):
         for table in metadata.tables.values():
             names.add((table.name, None))
             names.update((table.name, column.name) for column in table.columns)

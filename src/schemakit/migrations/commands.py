@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection
+from sqlalchemy import Connection, MetaData
 
 from schemakit.migrations.options import CONNECTION_ATTRIBUTE, with_options
 from schemakit.settings import DatabaseSettings
@@ -26,7 +26,7 @@ from schemakit.settings import DatabaseSettings
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
-__all__ = ["downgrade", "downgrade_async", "make_config", "upgrade", "upgrade_async"]
+__all__ = ["downgrade", "downgrade_async", "make_config", "models_metadata_of", "upgrade", "upgrade_async"]
 
 
 def make_config(
@@ -81,3 +81,10 @@ async def downgrade_async(connection: AsyncConnection, config: Config, revision:
 
 def _on(config: Config, connection: Connection | None) -> Config:
     return config if connection is None else with_options(config, attributes={CONNECTION_ATTRIBUTE: connection})
+
+
+def models_metadata_of(config: Config) -> list[MetaData]:
+    """The models' metadata the project's ``env.py`` hands to ``run_migrations``, read without a database."""
+    captured: list[MetaData] = []
+    command.current(with_options(config, capture_metadata=captured, configure_logging=False))
+    return captured
