@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, event, select, text
+from sqlalchemy import Engine, event, func, literal, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import ORMExecuteState, joinedload, selectinload, subqueryload
 
@@ -29,6 +29,13 @@ def test_soft_deleted_rows_are_hidden_from_selects(engine: Engine, blog: Author)
         assert session.scalars(select(Post.title).order_by(Post.title)).all() == ["a", "c"]
         assert [p.title for p in session.scalars(select(Post).order_by(Post.title))] == ["a", "c"]
         assert session.scalars(select(Post).where(Post.title == "b")).one_or_none() is None
+
+
+def test_statements_of_no_model_pass_the_filter_untouched(engine: Engine) -> None:
+    # A function or a literal has no model behind it: the filter has nothing to add, and must not fail.
+    with make_session_factory(engine)() as session:
+        assert session.scalar(select(func.abs(-3))) == 3
+        assert session.scalar(select(func.count()).select_from(select(literal(1)).subquery())) == 1
 
 
 def test_include_deleted_shows_them(engine: Engine, blog: Author) -> None:

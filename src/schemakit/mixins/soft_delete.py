@@ -193,7 +193,8 @@ def _mappers(statement: ClauseElement) -> list[Mapper[Any]]:
     ]
     if isinstance(statement, Select):
         for description in statement.column_descriptions:
-            if (found := inspect(description["entity"], raiseerr=False)) is not None and hasattr(found, "mapper"):
+            entity = description.get("entity")  # absent for a column of no model (a function, a literal)
+            if (found := inspect(entity, raiseerr=False)) is not None and hasattr(found, "mapper"):
                 mappers.append(found.mapper)
     return mappers
 
