@@ -1,6 +1,13 @@
 """Sphinx configuration: the Markdown pages (MyST) and the API reference from the docstrings."""
 
+import warnings
 from importlib.metadata import version as _version
+
+from sqlalchemy.exc import SAWarning
+
+# Autodoc reads every class attribute; a mixin's declared_attr (SearchableMixin.search_vector) warns when read
+# outside a mapped class, which only the documentation does.
+warnings.filterwarnings("ignore", message="Unmanaged access of declarative attribute", category=SAWarning)
 
 project = "schemakit"
 author = "The schemakit authors"

@@ -7,10 +7,13 @@ import os
 import random
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from sqlalchemy import Engine, String, Text, select, text
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, String, Text, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -24,10 +27,12 @@ from schemakit import (
     utc_now,
 )
 from schemakit.errors import SchemakitError
+from schemakit.migrations import downgrade, upgrade, with_options
 from schemakit.mixins.searchable import SearchableMixin
 from schemakit.provisioning import PostgresDatabases, PostgresServer, PostgresUnavailableError
 from schemakit.provisioning.vector import provide_vector_postgres
 from schemakit.search import EXACT_ROWS, embedding_column, hybrid_search, hybrid_search_async
+from tests.projects import configure, copy_project
 
 DIMENSIONS = 8
 
@@ -226,3 +231,99 @@ def test_generated_search_vector_and_indexes_exist_on_postgresql(engine: Engine)
     _fill(engine, [Article(id=1, title="apples", section=1)])
     with engine.connect() as connection:
         assert connection.scalar(select(Article.search_vector)) == "'appl':1A"
+
+
+SEARCH_ENV = """
+from sqlalchemy import String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from schemakit import TYPE_ANNOTATION_MAP, TimestampMixin, UUIDv7PrimaryKeyMixin, make_metadata
+from schemakit.migrations import run_migrations
+from schemakit.mixins.searchable import SearchableMixin
+from schemakit.search import embedding_column
+
+
+class AppBase(DeclarativeBase):
+    metadata = make_metadata()
+    type_annotation_map = TYPE_ANNOTATION_MAP
+
+
+class Recipe(UUIDv7PrimaryKeyMixin, TimestampMixin, {mixins}AppBase):
+    __tablename__ = "recipes"
+    {searchable}
+    title: Mapped[str] = mapped_column(String(80))
+    steps: Mapped[str | None] = mapped_column(Text)
+    {embedding}
+
+
+run_migrations(AppBase.metadata)
+"""
+PLAIN = {"mixins": "", "searchable": "", "embedding": ""}
+SEARCHABLE = {
+    "mixins": "SearchableMixin, ",
+    "searchable": '__searchable__ = {"title": "A", "steps": "B"}',
+    "embedding": "embedding: Mapped[list[float] | None] = embedding_column(4)",
+}
+
+
+def _project(tmp_path: Path, url: str, models: dict[str, str]) -> tuple[Path, Config]:
+    project = copy_project(tmp_path / "project")
+    for revision in (project / "alembic" / "versions").glob("*.py"):
+        revision.unlink()
+    (project / "alembic" / "env.py").write_text(SEARCH_ENV.format(**models))
+    return project, configure(project, url)
+
+
+def _drift(config: Config) -> list[str]:
+    captured: list[str] = []
+    command.revision(with_options(config, capture_revision=captured), autogenerate=True)
+    return captured
+
+
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+def test_autogenerate_makes_an_existing_table_searchable_in_one_revision_for_both_dialects(
+    engine: Engine, tmp_path: Path
+) -> None:
+    url = engine.url.render_as_string(hide_password=False)
+    SearchBase.metadata.drop_all(engine)  # an empty database: the project's models alone
+    with engine.begin() as connection:
+        connection.execute(text("DROP EXTENSION vector"))  # the revision must install it
+    project, config = _project(tmp_path, url, PLAIN)
+    command.revision(config, message="recipes", autogenerate=True)
+    upgrade(config)
+    (project / "alembic" / "env.py").write_text(SEARCH_ENV.format(**SEARCHABLE))
+    command.revision(config, message="search recipes", autogenerate=True)
+    (written,) = (project / "alembic" / "versions").glob("*search_recipes.py")
+    code = written.read_text()
+    for expected in (
+        "op.create_vector_extension()",
+        'search_computed({"title": "A", "steps": "B"})',
+        "vector_type(4)",
+        'op.create_search_index("recipes", key="id", columns={"title": "A", "steps": "B"})',
+        'op.f("idx_recipes_search_vector"), "recipes", ["search_vector"], unique=False, postgresql_using="gin"',
+        'postgresql_using="hnsw"',
+    ):
+        assert expected in code, code
+    upgrade(config)
+    assert _drift(config) == []
+    downgrade(config, "-1")
+    upgrade(config)
+    assert _drift(config) == []
+    # The same revisions on SQLite: the FTS5 table instead of the indexes, and no drift either.
+    lite = f"sqlite:///{tmp_path / 'lite.db'}"
+    lite_config = configure(project, lite)
+    upgrade(lite_config)
+    assert _drift(lite_config) == []
+    lite_engine = make_engine(DatabaseSettings(database_url=lite, _env_file=None))
+    with lite_engine.begin() as connection:
+        key = "00000000000000000000000000000001"
+        connection.execute(
+            text(
+                "INSERT INTO recipes (id, title, steps, created_at, updated_at) "
+                f"VALUES ('{key}', 'apple pie', 'bake', '2026-01-01', '2026-01-01')"
+            )
+        )
+        assert connection.scalar(text("SELECT key FROM recipes_search WHERE recipes_search MATCH 'apples'")) == key
+    downgrade(lite_config, "base")
+    with lite_engine.connect() as connection:
+        assert set(inspect(connection).get_table_names()) <= {"alembic_version"}
+    lite_engine.dispose()

@@ -112,6 +112,7 @@ RUNNERS = {
     "def test_orders_by_status_use_their_index(db_session, query_plans)": run_by_the_plugin_plan_tests,
     'op.add_column_online("orders"': as_a_revision_of_the_template,
     "class Member(Entity, SoftDeleteMixin, AuditTrailMixin)": in_a_fresh_folder,
+    "class Recipe(Entity, SoftDeleteMixin, SearchableMixin)": in_a_fresh_folder,
     'where="number IS NULL"': as_a_revision_of_the_template,
     'op.expand_column("orders", "metadata", "details"': is_in_the_templates_revisions,
 }

@@ -14,6 +14,7 @@ from collections.abc import Collection
 from sqlalchemy import Connection, Inspector, event, inspect, text
 
 from schemakit.migrations.autogenerate import BOOKKEEPING_TABLES
+from schemakit.migrations.search import is_search_table
 
 __all__ = ["SchemaObject", "SchemaReader", "application_tables", "is_version_table", "snapshot"]
 
@@ -89,11 +90,16 @@ def is_version_table(column_names: Collection[str]) -> bool:
 
 
 def application_tables(inspector: Inspector) -> list[str]:
-    """The tables of the application: all but schemakit's bookkeeping and Alembic's version table."""
+    """The tables of the application.
+
+    All but schemakit's bookkeeping, Alembic's version table and, on SQLite, the FTS5 tables behind search.
+    """
+    search = inspector.bind.dialect.name == "sqlite"
     return sorted(
         table
         for table in set(inspector.get_table_names()) - BOOKKEEPING_TABLES
-        if not is_version_table([column["name"] for column in inspector.get_columns(table)])
+        if not (search and is_search_table(table))
+        and not is_version_table([column["name"] for column in inspector.get_columns(table)])
     )
 
 

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import Connection, inspect
 from sqlalchemy.engine import Inspector
 
+from schemakit.gates.catalog import application_tables
+
 __all__ = ["SQLITE"]
 
 Rows = list[tuple[str, str]]
@@ -102,8 +104,21 @@ def _name_needs_quoting(inspector: Inspector) -> Rows:
     return [(name, "a name that must be quoted in every query") for name in quoted]
 
 
+class _ApplicationTables:
+    """An inspector whose table list leaves out the FTS5 tables behind search (they are SQLite's own design)."""
+
+    def __init__(self, inspector: Inspector) -> None:
+        self._inspector = inspector
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inspector, name)
+
+    def get_table_names(self) -> list[str]:
+        return application_tables(self._inspector)
+
+
 def _run(connection: Connection) -> dict[str, Rows]:
-    inspector = inspect(connection)
+    inspector: Any = _ApplicationTables(inspect(connection))
     duplicates, redundant = _duplicate_and_redundant(inspector)
     return {
         "foreign-key-without-index": _foreign_key_without_index(inspector),

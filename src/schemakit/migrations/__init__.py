@@ -25,16 +25,26 @@ from schemakit.migrations.operations import (
     DropUpdatedAtTriggerOp,
 )
 from schemakit.migrations.options import MigrationOptions, migration_options, with_options
+from schemakit.migrations.search import (
+    CreateSearchIndexOp,
+    CreateVectorExtensionOp,
+    DropSearchIndexOp,
+    DropVectorExtensionOp,
+)
 
 __all__ = [
     "CHECKSUM_TABLE",
     "ChecksumLedger",
     "CreateAuditTriggerOp",
     "CreateSchemakitFunctionsOp",
+    "CreateSearchIndexOp",
     "CreateUpdatedAtTriggerOp",
+    "CreateVectorExtensionOp",
     "DropAuditTriggerOp",
     "DropSchemakitFunctionsOp",
+    "DropSearchIndexOp",
     "DropUpdatedAtTriggerOp",
+    "DropVectorExtensionOp",
     "EditedMigrationError",
     "MigrationLockTimeoutError",
     "MigrationOptions",

@@ -44,6 +44,7 @@ from schemakit.migrations.operations import (
     DropUpdatedAtTriggerOp,
 )
 from schemakit.migrations.options import migration_options
+from schemakit.migrations.search import is_search_table, postgresql_only, render_search_item
 from schemakit.sql import (
     UUID7_FUNCTION,
     needs_functions,
@@ -53,7 +54,7 @@ from schemakit.sql import (
 )
 from schemakit.types import UTCDateTime
 
-__all__ = ["BOOKKEEPING_TABLES", "include_name", "render_item", "skip_empty_revision"]
+__all__ = ["BOOKKEEPING_TABLES", "include_name", "include_object", "render_item", "skip_empty_revision"]
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +65,29 @@ _POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
 BOOKKEEPING_TABLES = frozenset({CHECKSUM_TABLE, ENVIRONMENT_TABLE, BACKFILL_PROGRESS_TABLE})
 
 
-def include_name(name: str | None, type_: str, _parent_names: Any) -> bool:
-    """Alembic's ``include_name`` hook: leave schemakit's own bookkeeping tables out of comparisons."""
-    return not (type_ == "table" and name in BOOKKEEPING_TABLES)
+def include_name(dialect: str, name: str | None, type_: str, _parent_names: Any) -> bool:
+    """Alembic's ``include_name`` hook, with the dialect bound first.
+
+    It leaves schemakit's own bookkeeping tables out of comparisons, and on SQLite the FTS5 tables of search.
+    """
+    if type_ != "table" or name is None:
+        return True
+    return name not in BOOKKEEPING_TABLES and not (dialect == "sqlite" and is_search_table(name))
+
+
+def include_object(dialect: str, obj: Any, _name: str | None, type_: str, _reflected: bool, compare_to: Any) -> bool:
+    """Alembic's ``include_object`` hook, with the dialect bound first.
+
+    It leaves PostgreSQL's GIN and HNSW indexes of search out of comparisons on other dialects.
+    """
+    return not (type_ == "index" and dialect != "postgresql" and postgresql_only(obj, compare_to))
 
 
 def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Alembic's ``render_item`` hook: render schemakit types and defaults with SQLAlchemy and schemakit.sql."""
+    searched = render_search_item(type_, obj, autogen_context)
+    if searched is not None:
+        return searched
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     if type_ == "type" and isinstance(obj, JSON) and isinstance(obj.dialect_impl(_POSTGRESQL), JSONB):

@@ -23,6 +23,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
+from functools import partial
 from logging.config import fileConfig
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,7 @@ from sqlalchemy import Connection, Engine, MetaData, text
 from schemakit.engine import begin_or_nest, has_explicit_sqlite_transactions, make_async_engine, make_engine
 from schemakit.environment_marker import remove_environment_marker, write_environment_marker
 from schemakit.errors import MigrationError
-from schemakit.migrations.autogenerate import include_name, render_item, skip_empty_revision
+from schemakit.migrations.autogenerate import include_name, include_object, render_item, skip_empty_revision
 from schemakit.migrations.checksums import ChecksumLedger
 from schemakit.migrations.locking import migration_lock
 from schemakit.migrations.online.backfill import clear_finished_backfills
@@ -133,7 +134,8 @@ def _options(target_metadata: MetaData, dialect: str, version_table: str) -> dic
         "compare_server_default": True,
         "render_as_batch": dialect == "sqlite",
         "transaction_per_migration": True,
-        "include_name": include_name,
+        "include_name": partial(include_name, dialect),
+        "include_object": partial(include_object, dialect),
         "render_item": render_item,
         "process_revision_directives": skip_empty_revision,
     }

@@ -20,10 +20,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from sqlalchemy import Computed, Connection, Index, Table, event, text
+from sqlalchemy import Connection, Index, Table, event, text
 from sqlalchemy.orm import Mapped, Mapper, declared_attr, mapped_column
 
-from schemakit.search.document import search_document, search_vector_type
+from schemakit.search.document import search_computed, search_vector_type
 from schemakit.search.fts import sqlite_search_ddl
 
 __all__ = ["POSTGRESQL_ONLY", "SEARCHABLE", "SearchableMixin", "searchable"]
@@ -43,8 +43,8 @@ class SearchableMixin:
     @declared_attr
     def search_vector(cls) -> Mapped[Any]:  # noqa: N805 - declared_attr is called with the class
         """The generated search document; deferred, so loading a row never reads it."""
-        document = search_document(cls.__searchable__, cls.__search_language__)
-        return mapped_column(search_vector_type(), Computed(document, persisted=True), deferred=True, sort_order=95)
+        generated = search_computed(cls.__searchable__, cls.__search_language__)
+        return mapped_column(search_vector_type(), generated, deferred=True, sort_order=95)
 
 
 def searchable(table: Table) -> dict[str, Any] | None:

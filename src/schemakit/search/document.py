@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Text
+from sqlalchemy import Computed, Text
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -20,7 +20,7 @@ from sqlalchemy.types import TypeEngine
 
 from schemakit.errors import SchemakitError
 
-__all__ = ["WEIGHTS", "SearchDocument", "search_document", "search_vector_type"]
+__all__ = ["WEIGHTS", "SearchComputed", "SearchDocument", "search_computed", "search_document", "search_vector_type"]
 
 #: PostgreSQL's four weights, highest first.
 WEIGHTS = ("A", "B", "C", "D")
@@ -49,6 +49,22 @@ def search_document(columns: Mapping[str, str], language: str = "english") -> Se
     return SearchDocument(columns, language)
 
 
+class SearchComputed(Computed):
+    """``GENERATED ALWAYS AS (<search document>)``: ``STORED`` on PostgreSQL, ``VIRTUAL`` on SQLite.
+
+    SQLite cannot add a stored column to an existing table, and searches its FTS5 table anyway.
+    """
+
+    def __init__(self, document: SearchDocument) -> None:
+        super().__init__(document, persisted=True)
+        self.document = document
+
+
+def search_computed(columns: Mapping[str, str], language: str = "english") -> SearchComputed:
+    """The ``search_vector`` column's generation: what a revision writes for a searchable model."""
+    return SearchComputed(SearchDocument(columns, language))
+
+
 def search_vector_type() -> TypeEngine[Any]:
     """The ``search_vector`` column's type: ``tsvector`` on PostgreSQL, text elsewhere."""
     return TSVECTOR().with_variant(Text(), "sqlite")
@@ -66,3 +82,8 @@ def _postgresql(element: SearchDocument, compiler: SQLCompiler, **_kw: Any) -> s
 @compiles(SearchDocument)
 def _other(element: SearchDocument, compiler: SQLCompiler, **_kw: Any) -> str:
     return " || ' ' || ".join(f"coalesce({compiler.preparer.quote(column)}, '')" for column in element.columns)
+
+
+@compiles(SearchComputed, "sqlite")
+def _sqlite_generated(element: SearchComputed, compiler: Any, **_kw: Any) -> str:
+    return f"GENERATED ALWAYS AS ({compiler.sql_compiler.process(element.sqltext, literal_binds=True)}) VIRTUAL"

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, Table, event
 from sqlalchemy.orm import MappedColumn, mapped_column
 from sqlalchemy.pool import Pool
+from sqlalchemy.types import TypeEngine
 
 from schemakit.errors import SchemakitError
 
@@ -54,17 +55,27 @@ def embedding_column(
     Raises:
         SchemakitError: For an unknown distance.
     """
+    if distance not in DISTANCES:
+        raise SchemakitError(f"unknown distance {distance!r}: use one of {', '.join(DISTANCES)}")
+    info = {EMBEDDING: {"distance": distance, "m": m, "ef_construction": ef_construction}}
+    column = mapped_column(vector_type(dimensions), nullable=nullable, info=info)
+    event.listen(column.column, "after_parent_attach", _index)
+    _load_sqlite_vec_on_connect()
+    return column
+
+
+def vector_type(dimensions: int) -> TypeEngine[Any]:
+    """The type of an embedding column: pgvector's ``vector(dimensions)``, JSON on SQLite.
+
+    Raises:
+        SchemakitError: Without pgvector-python installed.
+    """
     try:
         from pgvector.sqlalchemy import Vector  # noqa: PLC0415 - an optional dependency
     except ImportError:
         raise SchemakitError("embedding columns need pgvector: pip install 'schemakit[search]'") from None
-    if distance not in DISTANCES:
-        raise SchemakitError(f"unknown distance {distance!r}: use one of {', '.join(DISTANCES)}")
-    info = {EMBEDDING: {"distance": distance, "m": m, "ef_construction": ef_construction}}
-    column = mapped_column(Vector(dimensions).with_variant(JSON(), "sqlite"), nullable=nullable, info=info)
-    event.listen(column.column, "after_parent_attach", _index)
-    _load_sqlite_vec_on_connect()
-    return column
+    vector: TypeEngine[Any] = Vector(dimensions)
+    return vector.with_variant(JSON(), "sqlite")
 
 
 def embedding_options(column: Column[Any]) -> dict[str, Any] | None:
