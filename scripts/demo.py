@@ -1,9 +1,9 @@
 """Show schemakit at work on the configured database (by default the local SQLite file ./app.db).
 
 Run with ``make demo``. It migrates the database to the latest revision (``alembic upgrade head``), loads the
-development fixtures (``scripts/seed_data.py``'s loader, behind the same guard), then writes an order as an
-audited actor, soft-deletes a product and provokes an optimistic-locking conflict, printing each step. Safe to
-run again: seeding matches rows by their natural keys, and each run adds one order.
+development fixtures (``scripts/seed_data.py``'s loader, behind the same guard), searches the catalogue, then
+writes an order as an audited actor, soft-deletes a product and provokes an optimistic-locking conflict,
+printing each step. Safe to run again: seeding matches rows by their natural keys, and each run adds one order.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from schemakit import (
 from schemakit.audit_log.reading import history
 from schemakit.audit_log.verify import verify_chain
 from schemakit.migrations import make_config, upgrade
+from schemakit.search import hybrid_search
 from schemakit.seeding import SeedRefusedError, check_seed_target, load_fixtures, seed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +73,11 @@ def main() -> int:
         report = seed(connection, load_fixtures(FIXTURES), mappers=Base.registry)
     print(f"Seeded the development fixtures:\n{report.format()}")
     factory = make_session_factory(engine)
+
+    with factory() as session:
+        found = hybrid_search(session, Product, text="canvas bag")
+        shown = ", ".join(f"{hit.item.sku} {hit.item.name!r} (text rank {hit.text_rank})" for hit in found)
+        print(f"Searched the catalogue for 'canvas bag': {shown}")
 
     with acting_as("demo-script"), session_scope(factory) as session:
         ada = session.scalars(select(User).where(User.email == "ada@example.test")).one()

@@ -315,6 +315,7 @@ def test_allow_markers_need_a_reason(tmp_path: Path) -> None:
         "    op.create_index('idx_a_c', 'a', ['c'])  # schemakit: allow index-not-concurrent\n"
         "    op.drop_column('a', 'd')\n"
         "    op.add_column('a', sa.Column('e', sa.Integer, nullable=False))\n"
+        "    op.add_column('a', sa.Column('s', TSVECTOR, sa.Computed('to_tsvector(t)'), nullable=False))\n"
         "    op.create_foreign_key('fk', 'a', 'b', ['x'], ['id'])\n"
         "    op.alter_column('a', 'f', type_=sa.BigInteger)\n"
         "    op.alter_column('a', 'g', new_column_name='h')\n"
@@ -327,10 +328,10 @@ def test_allow_markers_need_a_reason(tmp_path: Path) -> None:
         ("index-not-concurrent", 4),
         ("drop", 5),
         ("not-null-no-default", 6),
-        ("constraint-not-valid", 7),
-        ("column-type-change", 8),
-        ("rename", 9),
-        ("index-not-concurrent", 11),
+        ("constraint-not-valid", 8),
+        ("column-type-change", 9),
+        ("rename", 10),
+        ("index-not-concurrent", 12),
     ]
 
 

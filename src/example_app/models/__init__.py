@@ -2,7 +2,8 @@
 
 * Users are soft-deletable; an email is unique among live users, so it can be registered again after its
   owner's account is deleted.
-* Products are soft-deletable and versioned: two admins editing one product cannot overwrite each other.
+* Products are soft-deletable and versioned: two admins editing one product cannot overwrite each other; they
+  are searchable by name and description (:func:`schemakit.search.hybrid_search`).
 * Orders belong to a user (a user with orders cannot be hard-deleted) and list products through order items,
   which go when their order goes.
 * Every table records who created and last changed each row; every change to users and orders is kept in the
@@ -14,15 +15,16 @@ from __future__ import annotations
 import enum
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from schemakit import (
     AuditMixin,
     AuditTrailMixin,
     Entity,
+    SearchableMixin,
     SoftDeleteMixin,
     VersionedMixin,
     string_enum,
@@ -53,10 +55,11 @@ class User(Entity, SoftDeleteMixin, AuditMixin, AuditTrailMixin):
     orders: Mapped[list[Order]] = relationship(back_populates="user")
 
 
-class Product(Entity, SoftDeleteMixin, VersionedMixin, AuditMixin):
+class Product(Entity, SoftDeleteMixin, VersionedMixin, AuditMixin, SearchableMixin):
     """Something for sale, identified by its stock-keeping unit."""
 
     __tablename__ = "products"
+    __searchable__: ClassVar[dict[str, str]] = {"name": "A", "description": "B"}
     __table_args__ = (
         UniqueConstraint("sku"),
         CheckConstraint("price >= 0", name="price_not_negative"),
@@ -64,6 +67,7 @@ class Product(Entity, SoftDeleteMixin, VersionedMixin, AuditMixin):
 
     sku: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
     price: Mapped[Decimal] = mapped_column(Money)
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
 

@@ -48,6 +48,7 @@ from schemakit.gates.revision_source import (
     MARKER,
     accepted,
     annotating,
+    call_name,
     declared_phase,
     is_true,
     keyword,
@@ -78,6 +79,16 @@ SQUAWK_EXCLUDED_RULES = (
 _OFFLINE_URL = "postgresql://offline@localhost/offline"
 
 
+_GENERATED = frozenset({"Computed", "Identity", "search_computed"})
+
+
+def _function(call: ast.Call) -> str | None:
+    """A call's function name: ``Computed`` for ``sa.Computed(...)`` and for ``Computed(...)``."""
+    if isinstance(call.func, ast.Name):
+        return call.func.id
+    return call_name(call)[1]
+
+
 def _column_not_null_without_default(call: ast.Call) -> bool:
     column = next((a for a in call.args if isinstance(a, ast.Call)), None)
     if column is None:
@@ -85,7 +96,9 @@ def _column_not_null_without_default(call: ast.Call) -> bool:
     nullable = keyword(column, "nullable")
     primary = is_true(keyword(column, "primary_key"))
     not_null = (isinstance(nullable, ast.Constant) and nullable.value is False) or primary
-    return not_null and keyword(column, "server_default") is None
+    # A generated or identity column is filled on existing rows by the database itself.
+    generated = any(isinstance(arg, ast.Call) and _function(arg) in _GENERATED for arg in column.args)
+    return not_null and keyword(column, "server_default") is None and not generated
 
 
 def lint_operations(path: Path) -> list[Finding]:

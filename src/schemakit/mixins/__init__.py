@@ -7,6 +7,7 @@ Each mixin orders its columns with ``sort_order``: ``id`` comes first, then the 
 from schemakit.mixins.audit import AuditMixin
 from schemakit.mixins.audit_trail import AuditTrailMixin
 from schemakit.mixins.primary_key import ServerUUIDv7PrimaryKeyMixin, UUIDv7PrimaryKeyMixin
+from schemakit.mixins.searchable import SearchableMixin
 from schemakit.mixins.soft_delete import INCLUDE_DELETED, SoftDeleteMixin, unique_among_live
 from schemakit.mixins.timestamps import TimestampMixin
 from schemakit.mixins.versioned import VersionedMixin
@@ -15,6 +16,7 @@ __all__ = [
     "INCLUDE_DELETED",
     "AuditMixin",
     "AuditTrailMixin",
+    "SearchableMixin",
     "ServerUUIDv7PrimaryKeyMixin",
     "SoftDeleteMixin",
     "TimestampMixin",
