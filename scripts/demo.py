@@ -54,6 +54,14 @@ def show_history(factory: sessionmaker[Session], order: Order) -> None:
             print(f"  {entry.action:<6} by {entry.actor}: {', '.join(sorted(entry.changes))}")
 
 
+def show_search(factory: sessionmaker[Session], words: str) -> None:
+    """Search the catalogue by name and description (the full-text leg of a hybrid search)."""
+    with factory() as session:
+        found = hybrid_search(session, Product, text=words)
+        shown = ", ".join(f"{hit.item.sku} {hit.item.name!r} (text rank {hit.text_rank})" for hit in found)
+        print(f"Searched the catalogue for {words!r}: {shown}")
+
+
 def main() -> int:
     try:
         settings = DatabaseSettings()
@@ -74,10 +82,7 @@ def main() -> int:
     print(f"Seeded the development fixtures:\n{report.format()}")
     factory = make_session_factory(engine)
 
-    with factory() as session:
-        found = hybrid_search(session, Product, text="canvas bag")
-        shown = ", ".join(f"{hit.item.sku} {hit.item.name!r} (text rank {hit.text_rank})" for hit in found)
-        print(f"Searched the catalogue for 'canvas bag': {shown}")
+    show_search(factory, "canvas bag")
 
     with acting_as("demo-script"), session_scope(factory) as session:
         ada = session.scalars(select(User).where(User.email == "ada@example.test")).one()
