@@ -54,6 +54,16 @@ def show_history(factory: sessionmaker[Session], order: Order) -> None:
             print(f"  {entry.action:<6} by {entry.actor}: {', '.join(sorted(entry.changes))}")
 
 
+def show_soft_delete(factory: sessionmaker[Session], sku: str) -> None:
+    """Soft-delete a product, then list the catalogue with and without the deleted rows."""
+    with acting_as("demo-admin"), session_scope(factory) as session:
+        product(session, sku).soft_delete()
+    with factory() as session:
+        live = session.scalars(select(Product.sku).order_by(Product.sku)).all()
+        every = session.scalars(select(Product.sku).order_by(Product.sku).execution_options(include_deleted=True))
+        print(f"Soft-deleted {sku}: the catalogue shows {list(live)}; with include_deleted {list(every)}")
+
+
 def show_search(factory: sessionmaker[Session], words: str) -> None:
     """Search the catalogue by name and description (the full-text leg of a hybrid search)."""
     with factory() as session:
@@ -108,12 +118,7 @@ def main() -> int:
 
     show_history(factory, order)
 
-    with acting_as("demo-admin"), session_scope(factory) as session:
-        product(session, "CAP-003").soft_delete()
-    with factory() as session:
-        live = session.scalars(select(Product.sku).order_by(Product.sku)).all()
-        every = session.scalars(select(Product.sku).order_by(Product.sku).execution_options(include_deleted=True))
-        print(f"Soft-deleted CAP-003: the catalogue shows {list(live)}; with include_deleted {list(every)}")
+    show_soft_delete(factory, "CAP-003")
 
     with factory() as first, factory() as second:
         mine, theirs = product(first, "MUG-001"), product(second, "MUG-001")
