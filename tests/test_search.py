@@ -52,6 +52,16 @@ class Article(SoftDeleteMixin, SearchableMixin, SearchBase):
     embedding: Mapped[list[float] | None] = embedding_column(DIMENSIONS)
 
 
+class Note(SearchableMixin, SearchBase):
+    """Searched word for word: the ``simple`` configuration (SQLite: ``unicode61``) does not stem."""
+
+    __tablename__ = "notes"
+    __searchable__: ClassVar[dict[str, str]] = {"text": "A"}
+    __search_language__ = "simple"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(String(200))
+
+
 @pytest.fixture(scope="session")
 def vector_server() -> Iterator[PostgresServer]:
     try:
@@ -113,6 +123,14 @@ def test_full_text_ranks_by_weight_and_stems_words(engine: Engine) -> None:
     assert [hit.item.id for hit in hits] == [2, 1]  # a title (weight A) outranks a body (B); "apple" finds "Apples"
     assert [hit.text_rank for hit in hits] == [1, 2]
     assert all(hit.vector_rank is None for hit in hits)
+
+
+def test_the_language_is_the_models(engine: Engine) -> None:
+    with Session(engine) as session:
+        session.add_all([Note(id=1, text="apples and pears"), Note(id=2, text="an apple")])
+        session.commit()
+        assert [hit.item.id for hit in hybrid_search(session, Note, text="apple")] == [2]
+        assert [hit.item.id for hit in hybrid_search(session, Note, text="apples")] == [1]
 
 
 def test_soft_deleted_rows_and_filtered_rows_are_left_out_of_both_legs(engine: Engine) -> None:
