@@ -52,7 +52,7 @@ from schemakit.roles import RoleNames, apply_roles, roles_sql
 from schemakit.scaffold import init_project
 from schemakit.schema_docs import command as docs_command
 from schemakit.seeding import command as seed_command
-from schemakit.settings import DatabaseSettings, describe_settings_error
+from schemakit.settings import DatabaseSettings, configured_settings, describe_settings_error
 
 __all__ = ["main", "run_check"]
 
@@ -168,9 +168,9 @@ def _init(arguments: argparse.Namespace) -> int:
 
 def _roles(arguments: argparse.Namespace) -> int:
     try:
-        settings = DatabaseSettings()
-    except ValidationError as exc:
-        print(f"schemakit roles: the database settings are invalid: {describe_settings_error(exc)}", file=sys.stderr)
+        settings = configured_settings()
+    except SchemakitError as exc:
+        print(f"schemakit roles: {exc}", file=sys.stderr)
         return 2
     if settings.dialect != "postgresql":
         print("schemakit roles: roles are PostgreSQL's; DATABASE_URL names SQLite", file=sys.stderr)

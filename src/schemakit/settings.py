@@ -16,9 +16,17 @@ from sqlalchemy import URL
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from schemakit.errors import SchemakitError
 from schemakit.naming import MAX_IDENTIFIER_BYTES
 
-__all__ = ["ASYNC_DRIVERS", "LOCAL_HOSTS", "AppEnv", "DatabaseSettings", "describe_settings_error"]
+__all__ = [
+    "ASYNC_DRIVERS",
+    "LOCAL_HOSTS",
+    "AppEnv",
+    "DatabaseSettings",
+    "configured_settings",
+    "describe_settings_error",
+]
 
 #: Database hosts that are this machine (``None`` and ``""``: a local socket).
 LOCAL_HOSTS: frozenset[str | None] = frozenset({None, "", "localhost", "127.0.0.1", "::1"})
@@ -202,3 +210,15 @@ def _rename_query_key(url: URL, old: str, new: str) -> URL:
     query = dict(url.query)
     query[new] = query.pop(old)
     return url.set(query=query)
+
+
+def configured_settings() -> DatabaseSettings:
+    """The database settings from the environment, for a command.
+
+    Raises:
+        SchemakitError: If they are invalid; the message names each bad setting, never its value.
+    """
+    try:
+        return DatabaseSettings()
+    except ValidationError as exc:
+        raise SchemakitError(f"the database settings are invalid: {describe_settings_error(exc)}") from None

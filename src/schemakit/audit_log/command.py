@@ -11,13 +11,12 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
 from schemakit.audit_log.verify import prune, verify_chain
 from schemakit.engine import make_utility_engine
-from schemakit.errors import database_error_reason
-from schemakit.settings import DatabaseSettings, describe_settings_error
+from schemakit.errors import SchemakitError, database_error_reason
+from schemakit.settings import configured_settings
 
 __all__ = ["add_arguments", "run"]
 
@@ -41,9 +40,9 @@ def run(arguments: argparse.Namespace) -> int:
     """Run one ``audit`` command; the exit code."""
     name = f"schemakit audit {arguments.audit_command}"
     try:
-        settings = DatabaseSettings()
-    except ValidationError as exc:
-        print(f"{name}: the database settings are invalid: {describe_settings_error(exc)}", file=sys.stderr)
+        settings = configured_settings()
+    except SchemakitError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
         return 2
     engine = make_utility_engine(settings)
     try:

@@ -9,13 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
 from schemakit.engine import make_utility_engine
-from schemakit.errors import database_error_reason
+from schemakit.errors import SchemakitError, database_error_reason
 from schemakit.inspection.report import inspect_database
-from schemakit.settings import DatabaseSettings, describe_settings_error
+from schemakit.settings import configured_settings
 
 __all__ = ["add_arguments", "run"]
 
@@ -28,9 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(arguments: argparse.Namespace) -> int:
     """Run ``schemakit inspect``; the exit code."""
     try:
-        settings = DatabaseSettings()
-    except ValidationError as exc:
-        print(f"schemakit inspect: the database settings are invalid: {describe_settings_error(exc)}", file=sys.stderr)
+        settings = configured_settings()
+    except SchemakitError as exc:
+        print(f"schemakit inspect: {exc}", file=sys.stderr)
         return 2
     engine = make_utility_engine(settings)
     try:

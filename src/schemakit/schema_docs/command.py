@@ -12,14 +12,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
 from schemakit.engine import make_utility_engine
 from schemakit.errors import SchemakitError, database_error_reason
 from schemakit.migrations.commands import make_config, models_metadata_of
 from schemakit.schema_docs.build import DEFAULT_PATH, database_document, difference, models_document
-from schemakit.settings import DatabaseSettings, describe_settings_error
+from schemakit.settings import configured_settings
 
 __all__ = ["add_arguments", "run"]
 
@@ -35,10 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _from_database() -> str:
-    try:
-        settings = DatabaseSettings()
-    except ValidationError as exc:
-        raise SchemakitError(f"the database settings are invalid: {describe_settings_error(exc)}") from None
+    settings = configured_settings()
     engine = make_utility_engine(settings)
     try:
         with engine.connect() as connection:

@@ -13,11 +13,23 @@ from collections.abc import Mapping
 
 from schemakit.naming import quote_identifier, shorten_identifier
 
-__all__ = ["BM25_WEIGHTS", "drop_sqlite_search_ddl", "fts_query", "fts_table", "sqlite_search_ddl"]
+__all__ = ["WEIGHT_VALUES", "drop_sqlite_search_ddl", "fts_query", "fts_table", "sqlite_search_ddl"]
 
-#: Each weight's factor in SQLite's ``bm25()``: PostgreSQL's ``ts_rank`` defaults (A 1.0, B 0.4, C 0.2, D 0.1).
-BM25_WEIGHTS = {"A": 1.0, "B": 0.4, "C": 0.2, "D": 0.1}
+#: What an occurrence of a query word counts, by its column's weight (PostgreSQL's ``ts_rank`` defaults).
+WEIGHT_VALUES = {"A": 1.0, "B": 0.4, "C": 0.2, "D": 0.1}
 _WORD = re.compile(r"\w+", re.UNICODE)
+# PostgreSQL's English stop words (its english.stop, from Snowball): never indexed there, so left out of an
+# English query here too, which keeps the two dialects' results the same.
+_ENGLISH_STOP_WORDS = frozenset(
+    (  # noqa: SIM905 - a word list reads best as words
+        "i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she her hers "
+        "herself it its itself they them their theirs themselves what which who whom this that these those am is are "
+        "was were be been being have has had having do does did doing a an the and but if or because as until while of "
+        "at by for with about against between into through during before after above below to from up down in out on "
+        "off over under again further then once here there when where why how all any both each few more most other "
+        "some such no nor not only own same so than too very s t can will just don should now"
+    ).split()
+)
 
 
 def fts_table(table: str) -> str:
@@ -55,6 +67,12 @@ def drop_sqlite_search_ddl(table: str) -> list[str]:
     return [*triggers, f"DROP TABLE IF EXISTS {quote_identifier(fts_table(table))}"]
 
 
-def fts_query(text: str) -> str:
-    """An FTS5 query matching rows with every word of ``text`` (as ``websearch_to_tsquery`` does), or ``""``."""
-    return " ".join(f'"{word}"' for word in _WORD.findall(text))
+def fts_query(text: str, language: str = "english") -> str:
+    """An FTS5 query matching rows with every word of ``text`` (as ``websearch_to_tsquery`` does), or ``""``.
+
+    English stop words are left out, as PostgreSQL leaves them out.
+    """
+    words = _WORD.findall(text)
+    if language == "english":
+        words = [word for word in words if word.lower() not in _ENGLISH_STOP_WORDS]
+    return " ".join(f'"{word}"' for word in words)

@@ -1,9 +1,10 @@
 """Hybrid search: full text and vector distance in one statement, fused by Reciprocal Rank Fusion.
 
 :func:`hybrid_search` (and :func:`hybrid_search_async`) runs one statement with two legs over the same rows:
-the ``candidates`` best by full-text rank (``ts_rank`` over ``search_vector`` on PostgreSQL, ``bm25`` over the
-FTS5 table on SQLite, with the same weights) and the ``candidates`` nearest by vector distance. Both legs apply
-the caller's filters and, for a soft-deletable model, leave deleted rows out. Each row's score is
+the ``candidates`` best by full-text rank (each occurrence of a query word counts its column's weight, read
+from ``search_vector`` on PostgreSQL and from the FTS5 table on SQLite: the same rank on both) and the
+``candidates`` nearest by vector distance. Both legs apply the caller's filters and, for a soft-deletable
+model, leave deleted rows out. Each row's score is
 ``text_weight / (k + text_rank) + vector_weight / (k + vector_rank)``, ranks fused rather than scores, since the
 two live on different scales.
 
@@ -21,13 +22,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, column, func, literal, literal_column, null, select, table, union_all
+from sqlalchemy import Select, column, false, func, literal, literal_column, null, select, table, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from schemakit.errors import SchemakitError
-from schemakit.search.fts import BM25_WEIGHTS, fts_query, fts_table
+from schemakit.search.fts import WEIGHT_VALUES, fts_query, fts_table
 from schemakit.search.vectors import DISTANCES, SQLITE_VEC, embedding_options, sqlite_distance
 
 __all__ = ["EXACT_ROWS", "SearchHit", "hybrid_search", "hybrid_search_async"]
@@ -96,23 +97,42 @@ def _text_leg(query: _Query, dialect: str) -> Select[Any]:
         raise SchemakitError(f"{model.__name__} is not searchable: give it SearchableMixin and __searchable__")
     if dialect == "postgresql":
         terms = func.websearch_to_tsquery(literal_column(f"'{found['language']}'::regconfig"), query.text)
-        score = func.ts_rank(model.search_vector, terms)
-        order: tuple[Any, ...] = (score.desc(), key)
+        sql = _PG_WEIGHTED_MATCHES.format(table=model.__table__.name, language=found["language"])
+        score: Any = text(sql).bindparams(words=query.text).columns(column("score")).scalar_subquery()
         leg = select(key.label("id")).where(model.search_vector.op("@@")(terms))
     else:
         search = table(fts_table(model.__table__.name), column("key"))
-        # bm25() and MATCH take the FTS5 table itself, and bm25() only in the query that matches.
+        # highlight() and MATCH take the FTS5 table itself, and highlight() only in the query that matches.
         whole: ColumnElement[Any] = literal_column(f'"{search.name}"')
-        weights = [BM25_WEIGHTS[weight] for weight in found["columns"].values()]
+        counted = [
+            WEIGHT_VALUES[weight] * _sqlite_matches(whole, number)
+            for number, weight in enumerate(found["columns"].values(), start=1)
+        ]
+        wanted = fts_query(query.text or "", found["language"])
         matches = (
-            select(search.c.key, func.bm25(whole, 0.0, *weights).label("score"))
-            .where(whole.op("MATCH")(fts_query(query.text or "")))
+            select(search.c.key, sum(counted[1:], counted[0]).label("score"))
+            .where(whole.op("MATCH")(wanted) if wanted else false())  # stop words alone match nothing
             .subquery("matches")
         )
-        order = (matches.c.score, key)
+        score = matches.c.score
         leg = select(key.label("id")).select_from(model).join(matches, matches.c.key == key)
+    order = (score.desc(), key)
     rank = func.row_number().over(order_by=order).label("rank")
     return leg.add_columns(rank).where(*_live(query)).order_by(*order).limit(query.candidates)
+
+
+# A row's text score, the same on both dialects: each occurrence of a query word counts the weight of the column
+# it is in (A 1.0, B 0.4, C 0.2, D 0.1). PostgreSQL reads the occurrences from search_vector, whose positions
+# carry their column's weight; SQLite counts the marks highlight() puts around each match in each column.
+_PG_WEIGHTED_MATCHES = """SELECT coalesce(sum(CASE w WHEN 'A' THEN 1.0 WHEN 'B' THEN 0.4 WHEN 'C' THEN 0.2
+                                           ELSE 0.1 END), 0)
+    FROM unnest("{table}".search_vector) AS u(lexeme, positions, weights), unnest(u.weights) AS w
+    WHERE u.lexeme = ANY (tsvector_to_array(to_tsvector('{language}'::regconfig, :words)))"""
+
+
+def _sqlite_matches(table: ColumnElement[Any], column_number: int) -> ColumnElement[Any]:
+    marked = func.highlight(table, column_number, "\x01", "")
+    return func.length(marked) - func.length(func.replace(marked, "\x01", ""))
 
 
 def _vector_leg(query: _Query, dialect: str, *, sqlite_vec: bool = False) -> Select[Any]:
