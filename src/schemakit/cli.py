@@ -1,4 +1,4 @@
-"""The ``schemakit`` command: ``init``, ``seed``, ``check``, ``db``, ``roles``, ``audit``, ``inspect`` and ``docs``.
+"""The ``schemakit`` command and its subcommands.
 
 ``schemakit init`` sets a project up for schemakit, Alembic and pytest (:mod:`schemakit.scaffold`);
 ``schemakit seed`` loads the development fixtures behind the guard (:mod:`schemakit.seeding.command`);
@@ -6,7 +6,8 @@
 ``schemakit roles`` prints or applies least-privilege roles (:mod:`schemakit.roles`); ``schemakit audit verify``
 checks the audit log's hash chain (:mod:`schemakit.audit_log.command`); ``schemakit inspect`` checks the
 configured database's schema health (:mod:`schemakit.inspection.command`); ``schemakit docs`` writes
-``docs/schema.md`` from the models (:mod:`schemakit.schema_docs.command`).
+``docs/schema.md`` from the models (:mod:`schemakit.schema_docs.command`); ``schemakit redis check`` checks
+Redis and audits its keys (:mod:`schemakit.cache.command`).
 
 ``schemakit check`` runs every quality gate (:mod:`schemakit.gates`) on the project's models and migrations,
 against a throwaway database (PostgreSQL from ``TEST_DATABASE_URL`` or a throwaway cluster; SQLite with
@@ -27,6 +28,7 @@ from sqlalchemy.exc import DBAPIError
 
 from schemakit.audit_log import command as audit_command
 from schemakit.backups import command as backup_command
+from schemakit.cache import command as redis_command
 from schemakit.engine import make_utility_engine
 from schemakit.errors import SchemakitError, database_error_reason
 from schemakit.gates import (
@@ -134,6 +136,8 @@ def _parser() -> argparse.ArgumentParser:
         roles.add_argument(f"--{kind}", metavar="NAME", help=f"the {kind} role's name (default: <database>_{kind})")
     inspect = commands.add_parser("inspect", help="check the configured database's schema health; exit 1 on a finding")
     inspect_command.add_arguments(inspect)
+    redis = commands.add_parser("redis", help="check Redis's health and audit its keys")
+    redis_command.add_arguments(redis)
     docs = commands.add_parser("docs", help="write docs/schema.md (tables and an ER diagram) from the models")
     docs_command.add_arguments(docs)
     audit = commands.add_parser("audit", help="verify the audit log's hash chain, or prune old entries")
@@ -220,6 +224,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "audit": audit_command.run,
     "inspect": inspect_command.run,
     "docs": docs_command.run,
+    "redis": redis_command.run,
 }
 
 
