@@ -180,10 +180,15 @@ class DatabaseSettings(BaseSettings):
         return self.url.set(drivername=_ASYNC_SQLITE_DRIVER)
 
     def for_migrations(self) -> DatabaseSettings:
-        """These settings with ``MIGRATION_DATABASE_URL`` as the URL, when it is set; the same settings otherwise."""
+        """These settings with ``MIGRATION_DATABASE_URL`` as the URL, when it is set; the same settings otherwise.
+
+        ``MIGRATION_DATABASE_URL`` is a direct connection: PgBouncer mode (``DB_PGBOUNCER``) does not apply to it.
+        """
         if self.migration_database_url is None:
             return self
-        return self.model_copy(update={"database_url": self.migration_database_url, "migration_database_url": None})
+        return self.model_copy(
+            update={"database_url": self.migration_database_url, "migration_database_url": None, "pgbouncer": False}
+        )
 
     def masked_url(self) -> str:
         """The URL as text with the password replaced by ``***``, for messages and logs."""

@@ -104,6 +104,13 @@ def run_migrations(target_metadata: MetaData, *, version_table: str = "alembic_v
             f"config.attributes['connection'] holds a {type(handed).__name__}; hand in a Connection, an Engine or "
             "an AsyncEngine (for an AsyncConnection, use schemakit.migrations.commands.upgrade_async)"
         )
+    elif settings.pgbouncer:
+        # A transaction pooler hands each transaction to any server connection: the migration lock (a session's
+        # advisory lock) and the autocommit steps of online changes need one connection to themselves.
+        raise MigrationError(
+            f"cannot migrate through PgBouncer ({settings.masked_url()}, DB_PGBOUNCER=true): set "
+            "MIGRATION_DATABASE_URL to a direct connection to the server"
+        )
     elif settings.is_async:
         _run_async(target_metadata, settings, version_table)
     else:

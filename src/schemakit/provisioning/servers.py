@@ -40,6 +40,7 @@ __all__ = [
     "PostgresUnavailableError",
     "ThrowawayCluster",
     "find_server_binaries",
+    "free_port",
     "provide_postgres",
     "sweep_stale_clusters",
 ]
@@ -110,7 +111,8 @@ def _version_key(folder: Path) -> tuple[int, ...]:
     return tuple(int(part) for part in digits.split())
 
 
-def _free_port(host: str) -> int:
+def free_port(host: str) -> int:
+    """A TCP port nothing listens on at ``host`` right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
         port: int = probe.getsockname()[1]
@@ -136,7 +138,7 @@ class ThrowawayCluster:
         self.binaries = binaries
         self.host = host
         self.server_settings = {**_FAST_SETTINGS, **(server_settings or {})}
-        self.port = _free_port(host)
+        self.port = free_port(host)
         self._folder = Path(tempfile.mkdtemp(prefix=_CLUSTER_PREFIX))
         self.data_dir = self._folder / "data"
         self._run_as: str | None = None
