@@ -13,14 +13,17 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import URL, Connection, Engine, NestedTransaction, RootTransaction, create_engine, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
+from schemakit.errors import SchemakitError, database_error_reason
 from schemakit.naming import MAX_IDENTIFIER_BYTES
-from schemakit.settings import DatabaseSettings
+from schemakit.settings import DatabaseSettings, configured_settings
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -32,9 +35,12 @@ __all__ = [
     "make_async_engine",
     "make_engine",
     "make_utility_engine",
+    "on_configured_database",
     "sqlite_file",
     "use_explicit_sqlite_transactions",
 ]
+
+T = TypeVar("T")
 
 #: The logger that receives a WARNING for each statement slower than ``DB_SLOW_QUERY_MS``.
 SLOW_QUERY_LOGGER = logging.getLogger("schemakit.slow_query")
@@ -99,6 +105,27 @@ def make_async_engine(
     engine = create_async_engine(url, **{**_engine_options(settings, is_async=True, pool=pool), **engine_options})
     _configure(engine.sync_engine, settings, explicit_sqlite_transactions=explicit_sqlite_transactions)
     return engine
+
+
+def on_configured_database(work: Callable[[Connection], T], *, begin: bool = False) -> T:
+    """Run ``work`` on a connection to the configured database (``DATABASE_URL``), for a command.
+
+    Args:
+        work: What to do with the connection.
+        begin: Run it in a transaction that commits when it returns.
+
+    Raises:
+        SchemakitError: If the settings are invalid or the database fails; the message is one line, without the
+            password.
+    """
+    engine = make_utility_engine(configured_settings())
+    try:
+        with engine.begin() if begin else engine.connect() as connection:
+            return work(connection)
+    except DBAPIError as exc:
+        raise SchemakitError(database_error_reason(exc)) from None
+    finally:
+        engine.dispose()
 
 
 def make_utility_engine(target: URL | DatabaseSettings, **engine_options: Any) -> Engine:

@@ -11,12 +11,9 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import DBAPIError
-
 from schemakit.audit_log.verify import prune, verify_chain
-from schemakit.engine import make_utility_engine
-from schemakit.errors import SchemakitError, database_error_reason
-from schemakit.settings import configured_settings
+from schemakit.engine import on_configured_database
+from schemakit.errors import SchemakitError
 
 __all__ = ["add_arguments", "run"]
 
@@ -40,23 +37,14 @@ def run(arguments: argparse.Namespace) -> int:
     """Run one ``audit`` command; the exit code."""
     name = f"schemakit audit {arguments.audit_command}"
     try:
-        settings = configured_settings()
+        if arguments.audit_command == "prune":
+            removed = on_configured_database(lambda connection: prune(connection, arguments.before), begin=True)
+            print(f"Removed {removed} audit log entries written before {arguments.before.isoformat()}")
+            return 0
+        report = on_configured_database(verify_chain, begin=True)
     except SchemakitError as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         return 2
-    engine = make_utility_engine(settings)
-    try:
-        with engine.begin() as connection:
-            if arguments.audit_command == "prune":
-                removed = prune(connection, arguments.before)
-                print(f"Removed {removed} audit log entries written before {arguments.before.isoformat()}")
-                return 0
-            report = verify_chain(connection)
-    except DBAPIError as exc:
-        print(f"{name}: {database_error_reason(exc)}", file=sys.stderr)
-        return 2
-    finally:
-        engine.dispose()
     if report.intact:
         print(f"The audit log is intact: {report.entries} entries in {report.batches} batches")
         return 0

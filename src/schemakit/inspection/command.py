@@ -9,12 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sqlalchemy.exc import DBAPIError
-
-from schemakit.engine import make_utility_engine
-from schemakit.errors import SchemakitError, database_error_reason
+from schemakit.engine import on_configured_database
+from schemakit.errors import SchemakitError
 from schemakit.inspection.report import inspect_database
-from schemakit.settings import configured_settings
 
 __all__ = ["add_arguments", "run"]
 
@@ -27,18 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(arguments: argparse.Namespace) -> int:
     """Run ``schemakit inspect``; the exit code."""
     try:
-        settings = configured_settings()
+        report = on_configured_database(inspect_database)
     except SchemakitError as exc:
         print(f"schemakit inspect: {exc}", file=sys.stderr)
         return 2
-    engine = make_utility_engine(settings)
-    try:
-        with engine.connect() as connection:
-            report = inspect_database(connection, name=settings.masked_url())
-    except DBAPIError as exc:
-        print(f"schemakit inspect: {database_error_reason(exc)}", file=sys.stderr)
-        return 2
-    finally:
-        engine.dispose()
     print(report.json() if arguments.format == "json" else report.text())
     return 0 if report.passed else 1

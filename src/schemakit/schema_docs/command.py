@@ -12,13 +12,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from sqlalchemy.exc import DBAPIError
-
-from schemakit.engine import make_utility_engine
-from schemakit.errors import SchemakitError, database_error_reason
+from schemakit.engine import on_configured_database
+from schemakit.errors import SchemakitError
 from schemakit.migrations.commands import make_config, models_metadata_of
 from schemakit.schema_docs.build import DEFAULT_PATH, database_document, difference, models_document
-from schemakit.settings import configured_settings
 
 __all__ = ["add_arguments", "run"]
 
@@ -33,18 +30,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _from_database() -> str:
-    settings = configured_settings()
-    engine = make_utility_engine(settings)
-    try:
-        with engine.connect() as connection:
-            return database_document(connection)
-    except DBAPIError as exc:
-        raise SchemakitError(database_error_reason(exc)) from None
-    finally:
-        engine.dispose()
-
-
 def run(arguments: argparse.Namespace) -> int:
     """Run ``schemakit docs``; the exit code."""
     if not arguments.config.is_file():
@@ -54,7 +39,7 @@ def run(arguments: argparse.Namespace) -> int:
     source = "the configured database" if arguments.from_database else "the models"
     try:
         document = (
-            _from_database()
+            on_configured_database(database_document)
             if arguments.from_database
             else models_document(models_metadata_of(make_config(arguments.config)))
         )
