@@ -24,7 +24,7 @@ from schemakit import (
     make_session_factory,
     utc_now,
 )
-from schemakit.cache import KeyKind, KeyRegistry, ModelCache, check_redis
+from schemakit.cache import KeyKind, KeyRegistry, ModelCache, cache_client, check_redis
 from schemakit.cli import main
 from schemakit.errors import SchemakitError
 
@@ -122,6 +122,32 @@ def test_model_instances_are_read_through_and_cleared_on_commit(client: redis.Re
         session.commit()
     assert not client.exists("shop:shelf:1")
     assert json.loads(client.get("shop:shelf:1") or "null") is None
+
+
+def test_a_redis_that_is_down_costs_the_cache_not_the_read(engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    down = cache_client(f"redis://127.0.0.1:{port}/0")
+    started = time.perf_counter()
+    factory = make_session_factory(engine)
+    shelves = ModelCache(down, KeyRegistry().cache("shop", "shelf"), Shelf)
+    shelves.watch(factory)
+    with factory() as session:
+        session.add(Shelf(id=1, label="fiction"))
+        session.commit()
+    with factory() as session:
+        shelf = shelves.get(session, 1)
+        assert shelf is not None
+        assert shelf.label == "fiction"
+        shelf.label = "novels"
+        session.commit()  # the key cannot be cleared: a warning, and the change is kept
+    with factory() as session:
+        assert session.get(Shelf, 1).label == "novels"  # type: ignore[union-attr]
+    down.close()
+    assert time.perf_counter() - started < 1  # no retries held the reads
+    assert "could not read in Redis" in caplog.text
+    assert "could not clear shop:shelf:1 in Redis" in caplog.text
 
 
 def test_a_healthy_redis_with_orderly_keys_passes(client: redis.Redis) -> None:

@@ -13,6 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from schemakit.cache.client import cache_client
 from schemakit.cache.keys import KeyRegistry
 
 __all__ = ["SHOWN", "TIMEOUT_S", "RedisReport", "check_redis"]
@@ -76,7 +77,7 @@ def check_redis(url: str, registry: KeyRegistry | None = None, *, timeout: float
     import redis  # noqa: PLC0415 - an optional dependency (schemakit[cache])
 
     report = RedisReport(_masked(url), reachable=False)
-    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    client = cache_client(url, timeout=timeout)
     try:
         started = time.perf_counter()
         client.ping()

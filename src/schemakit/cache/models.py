@@ -13,14 +13,17 @@ A cached row is its loaded columns as JSON, expiring with its kind's TTL; :meth:
 the session without a query (``merge(load=False)``). The ORM's own changes (inserts, updates, soft deletes,
 deletes) clear their rows' keys once the transaction commits, never before, so a rolled-back change leaves the
 cache alone. Bulk ``update()``/``delete()`` statements and other processes' writes are not seen: call
-:meth:`ModelCache.forget` for them, or rely on the TTL.
+:meth:`ModelCache.forget` for them, or rely on the TTL. When Redis is down, reads come from the database and a
+warning is logged; keys that could not be cleared expire with their TTL.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
@@ -33,6 +36,7 @@ from schemakit.cache.keys import KeyKind
 __all__ = ["ModelCache"]
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 _STALE = "schemakit.cache.stale"
 
 
@@ -81,19 +85,35 @@ class ModelCache(Generic[T]):
         return self.kind.key(identifier)
 
     def get(self, session: Session, identifier: object) -> T | None:
-        """The row with this primary key: from Redis if cached there, else from the database (then cached)."""
-        cached = self.client.get(self.key(identifier))
+        """The row with this primary key: from Redis if cached there, else from the database (then cached).
+
+        Redis being down costs the cache, never the read: the row comes from the database, with a warning.
+        """
+        key = self.key(identifier)
+        cached = self._redis("read", lambda: self.client.get(key))
         if cached is not None:
             return session.merge(self._from_json(cached), load=False)
         found = session.get(self.model, identifier)
         if found is not None:
-            self.client.set(self.key(identifier), self._to_json(found), ex=self.kind.ttl)
+            encoded = self._to_json(found)
+            self._redis("write", lambda: self.client.set(key, encoded, ex=self.kind.ttl))
         return found
 
     def forget(self, *identifiers: object) -> None:
-        """Remove these rows from the cache (after a bulk statement or a write the ORM did not make)."""
+        """Remove these rows from the cache (after a bulk statement or a write the ORM did not make).
+
+        If Redis cannot be reached, the keys stay until their TTL ends; a warning names them.
+        """
         if identifiers:
-            self.client.delete(*(self.key(identifier) for identifier in identifiers))
+            keys = [self.key(identifier) for identifier in identifiers]
+            self._redis(f"clear {', '.join(keys)}", lambda: self.client.delete(*keys))
+
+    def _redis(self, doing: str, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except Exception as exc:
+            log.warning("the cache %s could not %s in Redis: %s", self.kind.prefix, doing, exc)
+            return None
 
     def watch(self, factory: sessionmaker[Any]) -> None:
         """Clear a row's key when a session of ``factory`` commits a change to it."""
