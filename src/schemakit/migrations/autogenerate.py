@@ -44,7 +44,7 @@ from schemakit.migrations.operations import (
     DropUpdatedAtTriggerOp,
 )
 from schemakit.migrations.options import migration_options
-from schemakit.migrations.search import is_search_table, postgresql_only, render_search_item
+from schemakit.migrations.search import compare_search, is_search_table, postgresql_only, render_search_item
 from schemakit.sql import (
     UUID7_FUNCTION,
     needs_functions,
@@ -54,7 +54,14 @@ from schemakit.sql import (
 )
 from schemakit.types import UTCDateTime
 
-__all__ = ["BOOKKEEPING_TABLES", "include_name", "include_object", "render_item", "skip_empty_revision"]
+__all__ = [
+    "BOOKKEEPING_TABLES",
+    "existing_triggers",
+    "include_name",
+    "include_object",
+    "render_item",
+    "skip_empty_revision",
+]
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +135,8 @@ def skip_empty_revision(
         print("No changes between the models and the database: no revision file was written.")
 
 
-def _existing_triggers(connection: Connection, schema: str | None) -> set[str]:
+def existing_triggers(connection: Connection, schema: str | None = None) -> set[str]:
+    """The names of the triggers in ``schema`` (the connection's default schema when ``None``)."""
     if connection.dialect.name == "postgresql":
         query = text(
             "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
@@ -184,6 +192,7 @@ def _compare_server_side_objects(
         in_schema = [table for table in tables if table.schema == schema]
         _compare_triggers(autogen_context, connection, upgrade_ops, schema, in_schema, scanned=schema in scanned)
     _compare_audit_triggers(autogen_context, connection, upgrade_ops, tables)
+    compare_search(autogen_context, connection, upgrade_ops, tables)
     needed = any(needs_functions(table) for table in tables)
     present = _functions_exist(connection)
     if needed and not present and connection.dialect.name == "postgresql":
@@ -202,7 +211,7 @@ def _compare_triggers(
     scanned: bool,
 ) -> None:
     wanted = {table.name for table in tables if wants_updated_at_trigger(table)}
-    existing = _existing_triggers(connection, schema)
+    existing = existing_triggers(connection, schema)
     for name in sorted(wanted):
         if updated_at_trigger_name(name) not in existing:
             created_at = _position(upgrade_ops, ops.CreateTableOp, name, schema)
@@ -223,7 +232,7 @@ def _compare_audit_triggers(
     autogen_context: AutogenContext, connection: Connection, upgrade_ops: ops.UpgradeOps, tables: list[Table]
 ) -> None:
     # The audit triggers come after every table (the log's own included), and go before any.
-    existing = _existing_triggers(connection, None)
+    existing = existing_triggers(connection)
     audited = {table.name: table for table in tables if table.schema is None and is_audited(table)}
     for name, table in sorted(audited.items()):
         if audit_trigger_names(name)[0] not in existing:

@@ -7,9 +7,10 @@
 * ``op.create_vector_extension()`` / ``op.drop_vector_extension()``: ``CREATE EXTENSION IF NOT EXISTS vector``
   on PostgreSQL; nothing on SQLite.
 
-Autogenerate writes ``search_computed(...)`` and ``vector_type(...)`` (with their imports) for the generated
-column and the embedding column, so one revision serves both dialects; the search operation after a searchable
-table gains its ``search_vector``; the extension before the first embedding column. On SQLite it leaves the
+Autogenerate (through :func:`compare_search` and :func:`render_search_item`) writes ``search_computed(...)``
+and ``vector_type(...)`` (with their imports) for the generated column and the embedding column, so one
+revision serves both dialects; the search operation after a searchable table gains its ``search_vector``; the
+extension before the first embedding column. On SQLite it leaves the
 FTS5 tables (``<table>_search`` and FTS5's own ``<table>_search_*``) and PostgreSQL's GIN and HNSW indexes out of
 its comparison.
 """
@@ -18,14 +19,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
 from typing import Any
 
-from alembic.autogenerate import comparators, renderers
+from alembic.autogenerate import renderers
 from alembic.autogenerate.api import AutogenContext
 from alembic.operations import MigrateOperation, Operations, ops
-from alembic.util import DispatchPriority
-from sqlalchemy import Table, text
+from sqlalchemy import Connection, Table, text
 from sqlalchemy.dialects.postgresql import TSVECTOR
 
 from schemakit.mixins.searchable import POSTGRESQL_ONLY, searchable
@@ -38,6 +37,7 @@ __all__ = [
     "CreateVectorExtensionOp",
     "DropSearchIndexOp",
     "DropVectorExtensionOp",
+    "compare_search",
     "is_search_table",
     "postgresql_only",
     "render_search_item",
@@ -197,22 +197,15 @@ def render_search_item(type_: str, obj: Any, autogen_context: AutogenContext) ->
     return None
 
 
-def _metadata_tables(autogen_context: AutogenContext) -> list[Table]:
-    metadata = autogen_context.metadata
-    found: Iterable[Any] = metadata if isinstance(metadata, list | tuple) else [metadata] if metadata else []
-    return [table for each in found for table in each.tables.values()]
-
-
-# After the tables' own changes: the FTS5 table is filled from the table once its columns are there.
-@comparators.dispatch_for("schema", priority=DispatchPriority.LAST)
-def _compare_search(
-    autogen_context: AutogenContext, upgrade_ops: ops.UpgradeOps, _schemas: Iterable[str | None]
+def compare_search(
+    autogen_context: AutogenContext, connection: Connection, upgrade_ops: ops.UpgradeOps, tables: list[Table]
 ) -> None:
-    connection = autogen_context.connection
-    if connection is None:
-        return
+    """Autogenerate's part for search, after the tables' own changes (the FTS5 table is filled from its table).
+
+    Called by schemakit's comparator of server-side objects with the models' tables.
+    """
     inspector = autogen_context.inspector
-    tables = [table for table in _metadata_tables(autogen_context) if table.schema is None]
+    tables = [table for table in tables if table.schema is None]
     existing = set(inspector.get_table_names())
     for table in tables:
         found = searchable(table)

@@ -6,11 +6,12 @@ import difflib
 from collections.abc import Iterable
 from pathlib import Path
 
-from sqlalchemy import Connection, MetaData, inspect, text
+from sqlalchemy import Connection, MetaData, inspect
 from sqlalchemy.engine import Dialect, make_url
 
 from schemakit.audit_log.ddl import audit_trigger_names
 from schemakit.gates.catalog import application_tables
+from schemakit.migrations.autogenerate import existing_triggers
 from schemakit.schema_docs.model import TableDoc, describe
 from schemakit.schema_docs.render import render
 
@@ -35,11 +36,7 @@ def database_document(connection: Connection) -> str:
     names = application_tables(inspect(connection))
     metadata = MetaData()
     metadata.reflect(connection, only=names)
-    if connection.dialect.name == "postgresql":
-        query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
-    else:
-        query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
-    triggers = set(connection.execute(text(query)).scalars())
+    triggers = existing_triggers(connection)
     audited = {name for name in names if audit_trigger_names(name)[0] in triggers}
     return render(describe(metadata, _DIALECTS[connection.dialect.name], audited=audited))
 
