@@ -9,7 +9,7 @@ from sqlalchemy import Connection, text
 
 from schemakit.inspection.checks import CHECKS, Check
 from schemakit.inspection.postgres import STATIC, TABLE_READS, USAGE
-from schemakit.inspection.sqlite import SQLITE
+from schemakit.inspection.sqlite import sqlite_findings
 
 __all__ = ["MIN_TABLE_READS", "CheckResult", "InspectionReport", "inspect_database"]
 
@@ -98,7 +98,7 @@ def inspect_database(connection: Connection, *, name: str | None = None) -> Insp
     """
     database = name or connection.engine.url.render_as_string(hide_password=True)
     if connection.dialect.name != "postgresql":
-        found = SQLITE(connection)
+        found = sqlite_findings(connection)
         return InspectionReport(
             database,
             [

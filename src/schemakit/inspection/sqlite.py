@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, inspect
@@ -11,7 +10,7 @@ from sqlalchemy.engine import Inspector
 
 from schemakit.gates.catalog import application_tables
 
-__all__ = ["SQLITE"]
+__all__ = ["sqlite_findings"]
 
 Rows = list[tuple[str, str]]
 _BARE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
@@ -37,9 +36,9 @@ def _plain_indexes(inspector: Inspector, table: str) -> list[dict[str, Any]]:
     return indexes
 
 
-def _foreign_key_without_index(inspector: Inspector) -> Rows:
+def _foreign_key_without_index(inspector: Inspector, tables: list[str]) -> Rows:
     rows = []
-    for table in inspector.get_table_names():
+    for table in tables:
         starts = [index["column_names"] for index in _plain_indexes(inspector, table)]
         starts.append(inspector.get_pk_constraint(table)["constrained_columns"])
         for key in inspector.get_foreign_keys(table):
@@ -50,9 +49,9 @@ def _foreign_key_without_index(inspector: Inspector) -> Rows:
     return rows
 
 
-def _duplicate_and_redundant(inspector: Inspector) -> tuple[Rows, Rows]:
+def _duplicate_and_redundant(inspector: Inspector, tables: list[str]) -> tuple[Rows, Rows]:
     duplicates, redundant = [], []
-    for table in inspector.get_table_names():
+    for table in tables:
         indexes = [index for index in inspector.get_indexes(table) if None not in index["column_names"]]
         for number, index in enumerate(indexes):
             columns = [str(column) for column in index["column_names"]]
@@ -69,17 +68,15 @@ def _duplicate_and_redundant(inspector: Inspector) -> tuple[Rows, Rows]:
     return duplicates, redundant
 
 
-def _table_without_primary_key(inspector: Inspector) -> Rows:
+def _table_without_primary_key(inspector: Inspector, tables: list[str]) -> Rows:
     return [
-        (table, "no primary key")
-        for table in inspector.get_table_names()
-        if not inspector.get_pk_constraint(table)["constrained_columns"]
+        (table, "no primary key") for table in tables if not inspector.get_pk_constraint(table)["constrained_columns"]
     ]
 
 
-def _nullable_unique_column(inspector: Inspector) -> Rows:
+def _nullable_unique_column(inspector: Inspector, tables: list[str]) -> Rows:
     rows = []
-    for table in inspector.get_table_names():
+    for table in tables:
         nullable = {column["name"] for column in inspector.get_columns(table) if column["nullable"]}
         for index in _plain_indexes(inspector, table):
             columns = index["column_names"]
@@ -94,9 +91,9 @@ def _nullable_unique_column(inspector: Inspector) -> Rows:
     return rows
 
 
-def _name_needs_quoting(inspector: Inspector) -> Rows:
+def _name_needs_quoting(inspector: Inspector, tables: list[str]) -> Rows:
     names = []
-    for table in inspector.get_table_names():
+    for table in tables:
         names.append((table, table))
         names += [(f"{table}.{column['name']}", column["name"]) for column in inspector.get_columns(table)]
         names += [(str(index["name"]), str(index["name"])) for index in inspector.get_indexes(table)]
@@ -104,31 +101,17 @@ def _name_needs_quoting(inspector: Inspector) -> Rows:
     return [(name, "a name that must be quoted in every query") for name in quoted]
 
 
-class _ApplicationTables:
-    """An inspector whose table list leaves out the FTS5 tables behind search (they are SQLite's own design)."""
-
-    def __init__(self, inspector: Inspector) -> None:
-        self._inspector = inspector
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inspector, name)
-
-    def get_table_names(self) -> list[str]:
-        return application_tables(self._inspector)
-
-
-def _run(connection: Connection) -> dict[str, Rows]:
-    inspector: Any = _ApplicationTables(inspect(connection))
-    duplicates, redundant = _duplicate_and_redundant(inspector)
+def sqlite_findings(connection: Connection) -> dict[str, Rows]:
+    """Every SQLite check's findings, ``(object, detail)`` pairs by check name."""
+    inspector = inspect(connection)
+    # The application's tables: not schemakit's bookkeeping, nor the FTS5 tables behind search (SQLite's design).
+    tables = application_tables(inspector)
+    duplicates, redundant = _duplicate_and_redundant(inspector, tables)
     return {
-        "foreign-key-without-index": _foreign_key_without_index(inspector),
+        "foreign-key-without-index": _foreign_key_without_index(inspector, tables),
         "duplicate-index": duplicates,
         "redundant-index": redundant,
-        "table-without-primary-key": _table_without_primary_key(inspector),
-        "nullable-unique-column": _nullable_unique_column(inspector),
-        "name-needs-quoting": _name_needs_quoting(inspector),
+        "table-without-primary-key": _table_without_primary_key(inspector, tables),
+        "nullable-unique-column": _nullable_unique_column(inspector, tables),
+        "name-needs-quoting": _name_needs_quoting(inspector, tables),
     }
-
-
-#: Every SQLite check's findings, by check name.
-SQLITE: Callable[[Connection], dict[str, Rows]] = _run
