@@ -13,6 +13,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from schemakit.cache.client import cache_client
 from schemakit.cache.keys import KeyRegistry
 
@@ -64,11 +67,9 @@ class RedisReport:
 
 
 def _masked(url: str) -> str:
-    from sqlalchemy.engine import make_url  # noqa: PLC0415 - only for its password masking
-
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:
+    except ArgumentError:
         return url.rsplit("@", 1)[-1]
 
 

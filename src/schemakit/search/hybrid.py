@@ -268,9 +268,7 @@ async def hybrid_search_async(
     embedding: str = "embedding",
 ) -> list[SearchHit[T]]:
     """:func:`hybrid_search` on an :class:`~sqlalchemy.ext.asyncio.AsyncSession`."""
-
-    def run(sync_session: Session) -> list[SearchHit[T]]:
-        return hybrid_search(sync_session, model, text=text, vector=vector, filters=filters, limit=limit,
-                             candidates=candidates, weights=weights, k=k, embedding=embedding)  # fmt: skip
-
-    return await session.run_sync(run)
+    return await session.run_sync(
+        hybrid_search, model, text=text, vector=vector, filters=filters, limit=limit, candidates=candidates,
+        weights=weights, k=k, embedding=embedding,
+    )  # fmt: skip
