@@ -35,6 +35,7 @@ from schemakit.errors import SchemakitError
 
 __all__ = [
     "BINARIES_VARIABLE",
+    "SERVER_USER",
     "TEST_DATABASE_URL_VARIABLE",
     "PostgresServer",
     "PostgresUnavailableError",
@@ -50,7 +51,8 @@ TEST_DATABASE_URL_VARIABLE = "TEST_DATABASE_URL"
 #: The environment variable naming the folder of the PostgreSQL server binaries to use.
 BINARIES_VARIABLE = "SCHEMAKIT_POSTGRES_BIN"
 
-_SERVER_USER = "postgres"
+#: The user a throwaway server runs as when the process is root (PostgreSQL refuses to run as root).
+SERVER_USER = "postgres"
 _BINARY_FOLDERS = (
     "/usr/lib/postgresql/*/bin",
     "/usr/pgsql-*/bin",
@@ -143,7 +145,7 @@ class ThrowawayCluster:
         self.data_dir = self._folder / "data"
         self._run_as: str | None = None
         self.url = URL.create(
-            "postgresql+psycopg", username=_SERVER_USER, host=host, port=self.port, database="postgres"
+            "postgresql+psycopg", username=SERVER_USER, host=host, port=self.port, database="postgres"
         )
 
     def __enter__(self) -> ThrowawayCluster:
@@ -152,7 +154,7 @@ class ThrowawayCluster:
         try:
             self._prepare_owner()
             self._run(
-                "initdb", "-D", str(self.data_dir), "-U", _SERVER_USER, "-A", "trust",
+                "initdb", "-D", str(self.data_dir), "-U", SERVER_USER, "-A", "trust",
                 "-E", "UTF8", "--no-locale", "--no-sync",
             )  # fmt: skip
             settings = " ".join(f"-c {name}={value}" for name, value in self.server_settings.items())
@@ -176,15 +178,15 @@ class ThrowawayCluster:
         if os.geteuid() != 0:
             return
         try:
-            account = pwd.getpwnam(_SERVER_USER)
+            account = pwd.getpwnam(SERVER_USER)
         except KeyError:
             raise PostgresUnavailableError(
-                f"running as root, and there is no {_SERVER_USER!r} user to run the throwaway server as"
+                f"running as root, and there is no {SERVER_USER!r} user to run the throwaway server as"
             ) from None
         if shutil.which("runuser") is None:
             raise PostgresUnavailableError("running as root, and 'runuser' is missing to start the server")
         os.chown(self._folder, account.pw_uid, account.pw_gid)
-        self._run_as = _SERVER_USER
+        self._run_as = SERVER_USER
 
     def _run(self, program: str, *args: str) -> None:
         command = [str(self.binaries / program), *args]
@@ -231,7 +233,7 @@ def sweep_stale_clusters(binaries: Path) -> list[Path]:
         if (data / "postmaster.pid").exists():
             command = [str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
             if os.geteuid() == 0 and shutil.which("runuser"):
-                command = ["runuser", "-u", _SERVER_USER, "--", *command]
+                command = ["runuser", "-u", SERVER_USER, "--", *command]
             subprocess.run(command, capture_output=True, check=False)
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)

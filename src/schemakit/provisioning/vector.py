@@ -5,7 +5,8 @@
 1. ``TEST_VECTOR_DATABASE_URL``, an existing server where ``CREATE EXTENSION vector`` works.
 2. A throwaway cluster (:class:`~schemakit.provisioning.servers.ThrowawayCluster`) from server binaries that
    have pgvector: the folder in ``SCHEMAKIT_VECTOR_POSTGRES_BIN``; else those of the ``pgserver`` package
-   (PostgreSQL 16 with pgvector, ``pip install pgserver``); else the local binaries, if their extension folder
+   (PostgreSQL 16 with pgvector, ``pip install pgserver``; copied where the ``postgres`` user can run them when
+   the process is root and they sit in a private folder); else the local binaries, if their extension folder
    holds pgvector (Debian: ``postgresql-<version>-pgvector``).
 
 If none is possible it raises :class:`~schemakit.provisioning.servers.PostgresUnavailableError` with the reason.
@@ -13,9 +14,13 @@ If none is possible it raises :class:`~schemakit.provisioning.servers.PostgresUn
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib.util
 import os
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +28,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from schemakit.provisioning.servers import (
+    SERVER_USER,
     PostgresServer,
     PostgresUnavailableError,
     ThrowawayCluster,
@@ -50,6 +56,34 @@ def _has_pgvector(binaries: Path) -> bool:
     return result.returncode == 0 and (Path(result.stdout.strip()) / "extension" / "vector.control").exists()
 
 
+def _server_user_can_run(binaries: Path) -> bool:
+    """Whether the user the server runs as can run these binaries (as root, that user is ``postgres``)."""
+    if os.geteuid() != 0:
+        return True
+    check = ["runuser", "-u", SERVER_USER, "--", "test", "-x", str(binaries / "initdb")]
+    return subprocess.run(check, capture_output=True, check=False).returncode == 0
+
+
+def _copy_for_server_user(install: Path) -> Path:
+    """Pgserver's install tree, copied where the ``postgres`` user can reach it; its ``bin`` folder.
+
+    A virtual environment inside a private folder (a home, a ``mktemp -d`` checkout) is out of that user's reach.
+    The copy is kept in the temporary folder for later runs, one per installed server (path and build time).
+    """
+    stamp = f"{install}:{(install / 'bin' / 'postgres').stat().st_mtime_ns}"
+    target = Path(tempfile.gettempdir()) / f"schemakit-pgserver-{hashlib.sha256(stamp.encode()).hexdigest()[:12]}"
+    if not (target / "bin" / "initdb").exists():
+        staging = Path(tempfile.mkdtemp(prefix="schemakit-pgserver-copy-"))
+        try:
+            shutil.copytree(install, staging / "pginstall", symlinks=True)
+            # One rename, so concurrent test workers never see half a copy; the loser's copy is thrown away.
+            with contextlib.suppress(OSError):
+                (staging / "pginstall").rename(target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return target / "bin"
+
+
 def vector_server_binaries() -> Path | None:
     """The folder of server binaries with pgvector, or ``None`` (see the module's order).
 
@@ -65,7 +99,7 @@ def vector_server_binaries() -> Path | None:
     if spec is not None and spec.origin is not None:
         bundled = Path(spec.origin).parent / "pginstall" / "bin"
         if _has_pgvector(bundled):
-            return bundled
+            return bundled if _server_user_can_run(bundled) else _copy_for_server_user(bundled.parent)
     local = find_server_binaries()
     return local if local is not None and _has_pgvector(local) else None
 
