@@ -68,20 +68,28 @@ def _copy_for_server_user(install: Path) -> Path:
     """Pgserver's install tree, copied where the ``postgres`` user can reach it; its ``bin`` folder.
 
     A virtual environment inside a private folder (a home, a ``mktemp -d`` checkout) is out of that user's reach.
-    The copy is kept in the temporary folder for later runs, one per installed server (path and build time).
+    The binaries find their libraries in the wheel's ``pgserver.libs`` folder by a relative path, so both are
+    copied, in the same layout. The copy is kept in the temporary folder for later runs, one per installed
+    server (its path and build time).
     """
+    package = install.parent
     stamp = f"{install}:{(install / 'bin' / 'postgres').stat().st_mtime_ns}"
     target = Path(tempfile.gettempdir()) / f"schemakit-pgserver-{hashlib.sha256(stamp.encode()).hexdigest()[:12]}"
-    if not (target / "bin" / "initdb").exists():
+    if not (target / package.name / install.name / "bin" / "initdb").exists():
         staging = Path(tempfile.mkdtemp(prefix="schemakit-pgserver-copy-"))
         try:
-            shutil.copytree(install, staging / "pginstall", symlinks=True)
+            root = staging / "root"
+            shutil.copytree(install, root / package.name / install.name, symlinks=True)
+            libraries = package.parent / f"{package.name}.libs"
+            if libraries.is_dir():
+                shutil.copytree(libraries, root / libraries.name, symlinks=True)
+            root.chmod(0o755)
             # One rename, so concurrent test workers never see half a copy; the loser's copy is thrown away.
             with contextlib.suppress(OSError):
-                (staging / "pginstall").rename(target)
+                root.rename(target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    return target / "bin"
+    return target / package.name / install.name / "bin"
 
 
 def vector_server_binaries() -> Path | None:
