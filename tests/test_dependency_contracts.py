@@ -17,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Column, DateTime, Integer, MetaData, Table, create_engine, insert, select
 from sqlalchemy.engine.default import DefaultExecutionContext
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, registry, sessionmaker
 
 from schemakit.ids import _plain_uuid
 from schemakit.seeding.writers import _fill_defaults
@@ -109,3 +109,38 @@ def test_statements_memoize_a_cache_key_that_is_the_same_for_the_same_shape() ->
     assert second._generate_cache_key().key == key.key  # type: ignore[union-attr]
     assert select(table.c.id)._generate_cache_key().key != key.key  # type: ignore[union-attr]
     hash(key.key)
+
+
+def test_a_locking_select_keeps_its_for_update_in_one_attribute() -> None:
+    # The routing session sends a SELECT to a replica only when this attribute is None.
+    plain = select(Column("x", Integer))
+    assert plain._for_update_arg is None
+    assert plain.with_for_update()._for_update_arg is not None
+    assert plain.with_for_update(read=True)._for_update_arg is not None
+
+
+def test_get_bind_is_handed_no_clause_for_an_orm_union() -> None:
+    # The routing session names an ORM UNION itself (a do_orm_execute listener); when SQLAlchemy starts handing
+    # the clause over, the listener can go.
+    metadata = MetaData()
+    table = Table("items", metadata, Column("id", Integer, primary_key=True))
+
+    class Item:
+        pass
+
+    mapping = registry(metadata=metadata)
+    mapping.map_imperatively(Item, table)
+    engine = create_engine("sqlite://")
+    metadata.create_all(engine)
+    seen: list[object] = []
+
+    class Recording(Session):
+        def get_bind(self, mapper: object = None, *, clause: object = None, **kw: object) -> object:  # type: ignore[override]
+            seen.append(clause)
+            return engine
+
+    with Recording() as session:
+        session.execute(select(Item).union_all(select(Item)))
+    mapping.dispose()
+    engine.dispose()
+    assert seen == [None]

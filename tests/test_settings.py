@@ -93,6 +93,10 @@ def test_the_url_never_shows_in_repr_or_str() -> None:
         ("DB_LOCK_TIMEOUT_MS", "-5", "greater than or equal to 0"),
         ("DB_PGBOUNCER", "perhaps", "valid boolean"),
         ("DB_APPLICATION_NAME", "x" * 64, "at most 63 characters"),
+        ("DB_REPLICA_URLS", "sqlite:///replica.db", "read replicas are PostgreSQL servers"),
+        ("DB_REPLICA_URLS", "postgresql://app:hunter2@h/db,nonsense", "not a SQLAlchemy database URL"),
+        ("DB_REPLICA_URLS", "[not json", "not a JSON list of URLs"),
+        ("DB_REPLICA_MAX_LAG_S", "-1", "greater than or equal to 0"),
     ],
 )
 def test_bad_values_name_the_variable_and_hide_the_input(
@@ -105,6 +109,21 @@ def test_bad_values_name_the_variable_and_hide_the_input(
     assert re.search(rf"^{variable}$", text, re.MULTILINE), text
     assert message in text
     assert "hunter2" not in text
+
+
+def test_replica_urls_come_comma_separated_or_as_a_json_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app:secret@primary.test/app")
+    monkeypatch.setenv("DB_POOL_SIZE", "7")
+    monkeypatch.setenv("DB_REPLICA_URLS", " postgresql://app:secret@r1.test/app , postgresql://app:secret@r2.test/app")
+    replicas = load().for_replicas()
+    assert [replica.url.host for replica in replicas] == ["r1.test", "r2.test"]
+    assert {replica.pool_size for replica in replicas} == {7}
+    assert all(replica.replica_urls == () for replica in replicas)
+    monkeypatch.setenv("DB_REPLICA_URLS", '["postgresql://app:secret@r3.test/app"]')
+    assert [replica.url.host for replica in load().for_replicas()] == ["r3.test"]
+    monkeypatch.setenv("DB_REPLICA_URLS", "")
+    assert load().for_replicas() == []
+    assert "secret" not in repr(load())
 
 
 def test_settings_are_immutable() -> None:

@@ -88,7 +88,7 @@ class Session(_Session):
 class AsyncSession(_AsyncSession):
     """A SQLAlchemy :class:`~sqlalchemy.ext.asyncio.AsyncSession` running on :class:`Session`."""
 
-    sync_session_class = Session
+    sync_session_class: type[_Session] = Session
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -8,10 +8,12 @@ when printed) to connect.
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy import URL
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -98,32 +100,41 @@ class DatabaseSettings(BaseSettings):
     )
     online_lock_timeout_ms: int = Field(default=100, ge=1, le=_MAX_TIMEOUT_MS, alias="DB_ONLINE_LOCK_TIMEOUT_MS")
     online_lock_budget_s: float = Field(default=60.0, ge=0, le=86_400, alias="DB_ONLINE_LOCK_BUDGET_S")
+    replica_urls: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        default=(),
+        alias="DB_REPLICA_URLS",
+        description="Read replicas' URLs, comma-separated (or a JSON list); reads go there (schemakit.replicas).",
+    )
+    replica_max_lag_s: float = Field(default=2.0, ge=0, le=86_400, alias="DB_REPLICA_MAX_LAG_S")
+    read_your_writes_s: float = Field(default=3.0, ge=0, le=86_400, alias="DB_READ_YOUR_WRITES_S")
+
+    @field_validator("replica_urls", mode="before")
+    @classmethod
+    def _split_replica_urls(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if value.lstrip().startswith("["):
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise ValueError("not a JSON list of URLs") from None
+        return [part.strip() for part in value.split(",") if part.strip()]
+
+    @field_validator("replica_urls")
+    @classmethod
+    def _check_replica_urls(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        for url in value:
+            _check_url_text(url.get_secret_value())
+            if make_url(url.get_secret_value()).get_backend_name() != "postgresql":
+                raise ValueError("read replicas are PostgreSQL servers: every URL must be a postgresql:// URL")
+        return value
 
     @field_validator("database_url", "migration_database_url")
     @classmethod
     def _check_url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None:
             return None
-        text = value.get_secret_value()
-        if _authority(text).count("@") > 1:
-            raise ValueError(
-                "the URL has more than one '@' before the host: percent-encode '@' in the password as %40 "
-                "(and ':' as %3A, '/' as %2F)"
-            )
-        try:
-            url = make_url(text)
-        except (ArgumentError, ValueError):
-            # The parser's own message may quote a piece of the password: never pass it on.
-            raise ValueError(
-                "not a SQLAlchemy database URL (expected e.g. postgresql://user:password@host:5432/db; "
-                "percent-encode any '@', ':' or '/' in the password)"
-            ) from None
-        if url.get_backend_name() not in ("postgresql", "sqlite"):
-            raise ValueError(
-                f"unsupported database {url.get_backend_name()!r}; schemakit supports postgresql and sqlite"
-            )
-        if url.port is not None and not 0 < url.port <= _MAX_PORT:
-            raise ValueError(f"the port {url.port} is out of range (1 to {_MAX_PORT})")
+        _check_url_text(value.get_secret_value())
         return value
 
     @classmethod
@@ -190,9 +201,39 @@ class DatabaseSettings(BaseSettings):
             update={"database_url": self.migration_database_url, "migration_database_url": None, "pgbouncer": False}
         )
 
+    def for_replicas(self) -> list[DatabaseSettings]:
+        """One copy of these settings per ``DB_REPLICA_URLS`` entry, with that replica's URL as the URL.
+
+        Pool, timeout and PgBouncer settings apply to the replicas as to the primary.
+        """
+        return [
+            self.model_copy(update={"database_url": url, "migration_database_url": None, "replica_urls": ()})
+            for url in self.replica_urls
+        ]
+
     def masked_url(self) -> str:
         """The URL as text with the password replaced by ``***``, for messages and logs."""
         return self.url.render_as_string(hide_password=True)
+
+
+def _check_url_text(text: str) -> None:
+    if _authority(text).count("@") > 1:
+        raise ValueError(
+            "the URL has more than one '@' before the host: percent-encode '@' in the password as %40 "
+            "(and ':' as %3A, '/' as %2F)"
+        )
+    try:
+        url = make_url(text)
+    except (ArgumentError, ValueError):
+        # The parser's own message may quote a piece of the password: never pass it on.
+        raise ValueError(
+            "not a SQLAlchemy database URL (expected e.g. postgresql://user:password@host:5432/db; "
+            "percent-encode any '@', ':' or '/' in the password)"
+        ) from None
+    if url.get_backend_name() not in ("postgresql", "sqlite"):
+        raise ValueError(f"unsupported database {url.get_backend_name()!r}; schemakit supports postgresql and sqlite")
+    if url.port is not None and not 0 < url.port <= _MAX_PORT:
+        raise ValueError(f"the port {url.port} is out of range (1 to {_MAX_PORT})")
 
 
 def _authority(url: str) -> str:
