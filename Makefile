@@ -34,7 +34,7 @@ db-restore: $(STAMP)
 db-drill: $(STAMP)
 	$(VENV)/bin/schemakit db drill
 
-BENCHMARKS := bench_ids bench_keys bench_mixins bench_seed bench_migrations bench_testkit bench_check bench_online bench_drill bench_audit bench_docs bench_search bench_scale costs
+BENCHMARKS := bench_ids bench_keys bench_mixins bench_seed bench_migrations bench_testkit bench_check bench_online bench_drill bench_audit bench_docs bench_search bench_scale bench_partitions bench_routing costs
 
 bench: $(STAMP)
 	for name in $(BENCHMARKS); do $(PY) -m benchmarks.$$name || exit 1; done

@@ -129,3 +129,22 @@ def postgres() -> Iterator[PostgresServer]:
     """The benchmark's server: TEST_DATABASE_URL, else a throwaway cluster."""
     with provide_postgres() as server:
         yield server
+
+
+def merge_into(name: str, path: Path, headline: dict[str, Any], measurements: list[Measurement]) -> Path:
+    """Add a section's headline figures and measurements to another benchmark's results file ``<name>.json``.
+
+    ``bench_scale``'s results gather several scripts' figures; each script keeps its own file at ``path`` too.
+    """
+    target = path.parent / f"{name}.json"
+    data = json.loads(target.read_text()) if target.exists() else {"title": name, "context": {}, "measurements": []}
+    names = {m.name for m in measurements}
+    data["context"].update(headline)
+    data["measurements"] = [m for m in data["measurements"] if m["name"] not in names] + [
+        {**asdict(m), "median": m.median} for m in measurements
+    ]
+    data.update(headline)
+    first = [key for key in data if key not in ("title", "context", "measurements")]
+    ordered = {key: data[key] for key in first} | {key: data[key] for key in ("title", "context", "measurements")}
+    target.write_text(json.dumps(ordered, indent=2, default=str))
+    return target

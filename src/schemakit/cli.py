@@ -7,7 +7,8 @@
 checks the audit log's hash chain (:mod:`schemakit.audit_log.command`); ``schemakit inspect`` checks the
 configured database's schema health (:mod:`schemakit.inspection.command`); ``schemakit docs`` writes
 ``docs/schema.md`` from the models (:mod:`schemakit.schema_docs.command`); ``schemakit redis check`` checks
-Redis and audits its keys (:mod:`schemakit.cache.command`).
+Redis and audits its keys (:mod:`schemakit.cache.command`); ``schemakit partitions`` makes the next time
+partitions and detaches old ones (:mod:`schemakit.partitioning.command`).
 
 ``schemakit check`` runs every quality gate (:mod:`schemakit.gates`) on the project's models and migrations,
 against a throwaway database (PostgreSQL from ``TEST_DATABASE_URL`` or a throwaway cluster; SQLite with
@@ -48,6 +49,7 @@ from schemakit.gates.locksafety import DEFAULT_POSTGRES_VERSION
 from schemakit.gates.schema_docs import check_schema_docs
 from schemakit.inspection import command as inspect_command
 from schemakit.migrations.commands import make_config
+from schemakit.partitioning import command as partitions_command
 from schemakit.project import ProjectConfig
 from schemakit.provisioning import throwaway_database
 from schemakit.roles import RoleNames, apply_roles, roles_sql
@@ -140,6 +142,8 @@ def _parser() -> argparse.ArgumentParser:
     redis_command.add_arguments(redis)
     docs = commands.add_parser("docs", help="write docs/schema.md (tables and an ER diagram) from the models")
     docs_command.add_arguments(docs)
+    partitions = commands.add_parser("partitions", help="make the next time partitions and detach old ones")
+    partitions_command.add_arguments(partitions)
     audit = commands.add_parser("audit", help="verify the audit log's hash chain, or prune old entries")
     audit_command.add_arguments(audit)
     seed = commands.add_parser("seed", help="load the development fixtures, behind the production guard")
@@ -225,6 +229,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "inspect": inspect_command.run,
     "docs": docs_command.run,
     "redis": redis_command.run,
+    "partitions": partitions_command.run,
 }
 
 

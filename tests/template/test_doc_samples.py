@@ -114,6 +114,8 @@ RUNNERS = {
     "class Member(Entity, SoftDeleteMixin, AuditTrailMixin)": in_a_fresh_folder,
     "class Recipe(Entity, SoftDeleteMixin, SearchableMixin)": in_a_fresh_folder,
     "shelves = ModelCache(client, SHELVES, Shelf)": in_a_fresh_folder,
+    "Session = make_routing_session_factory(": in_a_fresh_folder,
+    "class PageView(UUIDv7PrimaryKeyMixin, TimePartitionedMixin, Base)": in_a_fresh_folder,
     'where="number IS NULL"': as_a_revision_of_the_template,
     'op.expand_column("orders", "metadata", "details"': is_in_the_templates_revisions,
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection
 
-from sqlalchemy import Connection, Inspector, event, inspect, text
+from sqlalchemy import Connection, Engine, Inspector, event, inspect, text
 
 from schemakit.migrations.autogenerate import BOOKKEEPING_TABLES
 from schemakit.migrations.search import is_search_table
@@ -92,15 +92,25 @@ def is_version_table(column_names: Collection[str]) -> bool:
 def application_tables(inspector: Inspector) -> list[str]:
     """The tables of the application.
 
-    All but schemakit's bookkeeping, Alembic's version table and, on SQLite, the FTS5 tables behind search.
+    All but schemakit's bookkeeping, Alembic's version table, the partitions of a partitioned table (its own
+    schema is the partitioned table's) and, on SQLite, the FTS5 tables behind search.
     """
     search = inspector.bind.dialect.name == "sqlite"
+    partitions = _partitions(inspector.bind) if inspector.bind.dialect.name == "postgresql" else set()
     return sorted(
         table
-        for table in set(inspector.get_table_names()) - BOOKKEEPING_TABLES
+        for table in set(inspector.get_table_names()) - BOOKKEEPING_TABLES - partitions
         if not (search and is_search_table(table))
         and not is_version_table([column["name"] for column in inspector.get_columns(table)])
     )
+
+
+def _partitions(bind: Engine | Connection) -> set[str]:
+    query = text("SELECT relname FROM pg_class WHERE relispartition AND relnamespace = current_schema()::regnamespace")
+    if isinstance(bind, Connection):
+        return set(bind.scalars(query))
+    with bind.connect() as connection:
+        return set(connection.scalars(query))
 
 
 def snapshot(connection: Connection) -> frozenset[SchemaObject]:

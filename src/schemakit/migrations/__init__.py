@@ -25,6 +25,7 @@ from schemakit.migrations.operations import (
     DropUpdatedAtTriggerOp,
 )
 from schemakit.migrations.options import MigrationOptions, migration_options, with_options
+from schemakit.migrations.partitions import CreatePartitionsOp, DropPartitionsOp
 from schemakit.migrations.search import (
     CreateSearchIndexOp,
     CreateVectorExtensionOp,
@@ -36,11 +37,13 @@ __all__ = [
     "CHECKSUM_TABLE",
     "ChecksumLedger",
     "CreateAuditTriggerOp",
+    "CreatePartitionsOp",
     "CreateSchemakitFunctionsOp",
     "CreateSearchIndexOp",
     "CreateUpdatedAtTriggerOp",
     "CreateVectorExtensionOp",
     "DropAuditTriggerOp",
+    "DropPartitionsOp",
     "DropSchemakitFunctionsOp",
     "DropSearchIndexOp",
     "DropUpdatedAtTriggerOp",

@@ -44,6 +44,7 @@ from schemakit.migrations.operations import (
     DropUpdatedAtTriggerOp,
 )
 from schemakit.migrations.options import migration_options
+from schemakit.migrations.partitions import compare_partitions, is_partition_name
 from schemakit.migrations.search import compare_search, is_search_table, postgresql_only, render_search_item
 from schemakit.sql import (
     UUID7_FUNCTION,
@@ -72,14 +73,21 @@ _POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
 BOOKKEEPING_TABLES = frozenset({CHECKSUM_TABLE, ENVIRONMENT_TABLE, BACKFILL_PROGRESS_TABLE})
 
 
-def include_name(dialect: str, name: str | None, type_: str, _parent_names: Any) -> bool:
-    """Alembic's ``include_name`` hook, with the dialect bound first.
+def include_name(
+    dialect: str, name: str | None, type_: str, _parent_names: Any, *, partitioned: frozenset[str] = frozenset()
+) -> bool:
+    """Alembic's ``include_name`` hook, with the dialect (and the time-partitioned tables' names) bound first.
 
-    It leaves schemakit's own bookkeeping tables out of comparisons, and on SQLite the FTS5 tables of search.
+    It leaves out of comparisons schemakit's own bookkeeping tables, the partitions of the ``partitioned``
+    tables, and on SQLite the FTS5 tables of search.
     """
     if type_ != "table" or name is None:
         return True
-    return name not in BOOKKEEPING_TABLES and not (dialect == "sqlite" and is_search_table(name))
+    return (
+        name not in BOOKKEEPING_TABLES
+        and not is_partition_name(name, partitioned)
+        and not (dialect == "sqlite" and is_search_table(name))
+    )
 
 
 def include_object(dialect: str, obj: Any, _name: str | None, type_: str, _reflected: bool, compare_to: Any) -> bool:
@@ -193,6 +201,7 @@ def _compare_server_side_objects(
         _compare_triggers(autogen_context, connection, upgrade_ops, schema, in_schema, scanned=schema in scanned)
     _compare_audit_triggers(autogen_context, connection, upgrade_ops, tables)
     compare_search(autogen_context, connection, upgrade_ops, tables)
+    compare_partitions(autogen_context, connection, upgrade_ops, tables)
     needed = any(needs_functions(table) for table in tables)
     present = _functions_exist(connection)
     if needed and not present and connection.dialect.name == "postgresql":

@@ -41,6 +41,7 @@ from schemakit.migrations.locking import migration_lock
 from schemakit.migrations.online.backfill import clear_finished_backfills
 from schemakit.migrations.online.context import ONLINE_OPTION, POLICY_OPTION, LockRetryPolicy
 from schemakit.migrations.options import CONNECTION_ATTRIBUTE, MigrationOptions, migration_options
+from schemakit.migrations.partitions import partitioned_names
 from schemakit.migrations.phases import CONTRACT, EXPAND, PHASE_ARGUMENT, PHASES, stop_before_contract
 from schemakit.settings import DatabaseSettings, describe_settings_error
 
@@ -141,7 +142,9 @@ def _options(target_metadata: MetaData, dialect: str, version_table: str) -> dic
         "compare_server_default": True,
         "render_as_batch": dialect == "sqlite",
         "transaction_per_migration": True,
-        "include_name": partial(include_name, dialect),
+        "include_name": partial(
+            include_name, dialect, partitioned=partitioned_names(list(target_metadata.tables.values()))
+        ),
         "include_object": partial(include_object, dialect),
         "render_item": render_item,
         "process_revision_directives": skip_empty_revision,

@@ -9,6 +9,7 @@ from schemakit.mixins.audit_trail import AuditTrailMixin
 from schemakit.mixins.primary_key import ServerUUIDv7PrimaryKeyMixin, UUIDv7PrimaryKeyMixin
 from schemakit.mixins.searchable import SearchableMixin
 from schemakit.mixins.soft_delete import INCLUDE_DELETED, SoftDeleteMixin, unique_among_live
+from schemakit.mixins.time_partitioned import TimePartitionedMixin
 from schemakit.mixins.timestamps import TimestampMixin
 from schemakit.mixins.versioned import VersionedMixin
 
@@ -19,6 +20,7 @@ __all__ = [
     "SearchableMixin",
     "ServerUUIDv7PrimaryKeyMixin",
     "SoftDeleteMixin",
+    "TimePartitionedMixin",
     "TimestampMixin",
     "UUIDv7PrimaryKeyMixin",
     "VersionedMixin",

@@ -3,6 +3,8 @@
 * ``op.create_index_online(name, table, columns, unique=False, ...)``: ``CREATE INDEX CONCURRENTLY IF NOT
   EXISTS``; an INVALID index of that name, left by a failed concurrent build, is dropped and built again.
 * ``op.drop_index_online(name, table)``: ``DROP INDEX CONCURRENTLY IF EXISTS``.
+* On a partitioned table, where PostgreSQL builds and drops no index concurrently: the table's index on the
+  table alone, then each partition's built concurrently and attached; a drop is a plain drop, its lock retried.
 * ``op.create_unique_constraint_online(name, table, columns)``: a unique index built concurrently, then
   ``ADD CONSTRAINT ... UNIQUE USING INDEX`` (a brief lock, retried).
 
@@ -16,7 +18,8 @@ import logging
 from typing import Any, cast
 
 from alembic.operations import Operations, ops
-from sqlalchemy import Index
+from sqlalchemy import Index, text
+from sqlalchemy.schema import CreateIndex
 
 from schemakit.migrations.online.context import (
     catalog_value,
@@ -27,7 +30,7 @@ from schemakit.migrations.online.context import (
     table_change,
     with_lock_retry,
 )
-from schemakit.naming import qualified_name, quote_identifier
+from schemakit.naming import qualified_name, quote_identifier, shorten_identifier
 
 __all__ = ["CreateIndexOnlineOp", "CreateUniqueConstraintOnlineOp", "DropIndexOnlineOp", "build_index_concurrently"]
 
@@ -87,12 +90,68 @@ def _concurrently(index: Index) -> Index:
     return index
 
 
+def _valid(operations: Operations, name: str) -> bool | None:
+    query = "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(:n)"
+    valid: bool | None = catalog_value(operations, query, {"n": name})
+    return valid
+
+
+def _partitions(operations: Operations, table: str, schema: str | None) -> list[str] | None:
+    """The partitions of ``table`` when it is a partitioned table, else ``None``."""
+    name = qualified_name(table, schema)
+    kind = catalog_value(operations, "SELECT relkind::text FROM pg_class WHERE oid = to_regclass(:n)", {"n": name})
+    if kind != "p":
+        return None
+    query = (
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass(:n)"
+    )
+    return sorted(operations.get_bind().scalars(text(query), {"n": name}))
+
+
+def _build_partitioned_index(operations: Operations, index: Index, partitions: list[str]) -> None:
+    # PostgreSQL builds no index on a partitioned table concurrently. The parent's index is made on the parent
+    # alone (at once, invalid), each partition's is built concurrently and attached, and with the last one
+    # attached the parent's turns valid. Run again after a failure, it carries on where it stopped.
+    table = index.table
+    assert table is not None
+    schema = table.schema
+    parent_table = operations.impl.dialect.identifier_preparer.format_table(table)
+    statement = str(CreateIndex(index, if_not_exists=True).compile(dialect=operations.impl.dialect))
+    head, columns = statement.split(f" ON {parent_table} ", 1)
+    operations.execute(f"{head} ON ONLY {parent_table} {columns}")
+    unique = "UNIQUE " if index.unique else ""
+    for partition in partitions:
+        child = shorten_identifier(f"{index.name}_{partition.removeprefix(table.name + '_')}")
+        child_name = qualified_name(child, schema)
+        valid = _valid(operations, child_name)
+        if valid is False:
+            operations.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {child_name}")
+        if valid is not True:
+            operations.execute(
+                f"CREATE {unique}INDEX CONCURRENTLY IF NOT EXISTS {quote_identifier(child)} "
+                f"ON {qualified_name(partition, schema)} {columns}"
+            )
+        attached = catalog_value(
+            operations, "SELECT EXISTS (SELECT FROM pg_inherits WHERE inhrelid = to_regclass(:n))", {"n": child_name}
+        )
+        if not attached:
+            operations.execute(f"ALTER INDEX {qualified_name(str(index.name), schema)} ATTACH PARTITION {child_name}")
+
+
 def build_index_concurrently(operations: Operations, index: Index) -> None:
-    """Build ``index`` concurrently unless a valid one exists; an invalid one is dropped first (online only)."""
-    name = qualified_name(str(index.name), index.table.schema if index.table is not None else None)
-    valid = catalog_value(operations, "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(:n)", {"n": name})
+    """Build ``index`` concurrently unless a valid one exists; an invalid one is dropped first (online only).
+
+    On a partitioned table each partition's index is built concurrently and attached to the table's.
+    """
+    schema = index.table.schema if index.table is not None else None
+    name = qualified_name(str(index.name), schema)
+    valid = _valid(operations, name)
     if valid is True:
         log.info("index %s exists and is valid: nothing to build", name)
+        return
+    partitions = _partitions(operations, index.table.name, schema) if index.table is not None else None
+    if partitions is not None:
+        _build_partitioned_index(operations, index, partitions)
         return
     if valid is False:
         log.warning("index %s is INVALID (a concurrent build failed): dropping it and building it again", name)
@@ -117,6 +176,13 @@ def _drop_index(operations: Operations, operation: DropIndexOnlineOp) -> None:
         operations.impl.drop_index(index)
         return
     with outside_transaction(operations):
+        if index.table is not None and _partitions(operations, index.table.name, index.table.schema) is not None:
+            # A partitioned table's index cannot be dropped concurrently: a plain drop, its lock retried.
+            name = qualified_name(str(index.name), index.table.schema)
+            with_lock_retry(
+                operations, f"DROP INDEX IF EXISTS {name}", table=index.table.name, schema=index.table.schema
+            )
+            return
         operations.impl.drop_index(_concurrently(index), if_exists=True)
 
 
