@@ -46,15 +46,9 @@ class ThrowawayReplicatedCluster(ThrowawayCluster):
                 "pg_basebackup", "-h", self.host, "-p", str(self.port), "-U", "postgres",
                 "-D", str(self.replica_data_dir), "--write-recovery-conf", "--wal-method=stream", "--no-sync",
             )  # fmt: skip
-            settings = " ".join(f"-c {name}={value}" for name, value in self.server_settings.items())
-            options = (
-                f"-p {self.replica_port} -k {self._folder} -c listen_addresses={self.host} "
-                f"-c hot_standby=on -c hot_standby_feedback=on {settings}"
+            self._start(
+                self.replica_data_dir, self.replica_port, "replica.log", hot_standby="on", hot_standby_feedback="on"
             )
-            self._run(
-                "pg_ctl", "-D", str(self.replica_data_dir), "-l", str(self._folder / "replica.log"),
-                "-w", "-t", "60", "-o", options, "start",
-            )  # fmt: skip
             self.wait_for_replica()
         except BaseException:
             self.__exit__()

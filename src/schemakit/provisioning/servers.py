@@ -157,12 +157,7 @@ class ThrowawayCluster:
                 "initdb", "-D", str(self.data_dir), "-U", SERVER_USER, "-A", "trust",
                 "-E", "UTF8", "--no-locale", "--no-sync",
             )  # fmt: skip
-            settings = " ".join(f"-c {name}={value}" for name, value in self.server_settings.items())
-            options = f"-p {self.port} -k {self._folder} -c listen_addresses={self.host} {settings}"
-            self._run(
-                "pg_ctl", "-D", str(self.data_dir), "-l", str(self._folder / "server.log"),
-                "-w", "-t", str(_START_TIMEOUT_SECONDS), "-o", options, "start",
-            )  # fmt: skip
+            self._start(self.data_dir, self.port, "server.log")
         except BaseException:
             self._remove()
             raise
@@ -173,6 +168,15 @@ class ThrowawayCluster:
             self._run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop")
         finally:
             self._remove()
+
+    def _start(self, data_dir: Path, port: int, log: str, **extra_settings: str) -> None:
+        """Start the server of ``data_dir`` on ``port`` with the cluster's settings (and ``extra_settings``)."""
+        settings = {**self.server_settings, **extra_settings}
+        options = " ".join(f"-c {name}={value}" for name, value in settings.items())
+        self._run(
+            "pg_ctl", "-D", str(data_dir), "-l", str(self._folder / log), "-w", "-t", str(_START_TIMEOUT_SECONDS),
+            "-o", f"-p {port} -k {self._folder} -c listen_addresses={self.host} {options}", "start",
+        )  # fmt: skip
 
     def _prepare_owner(self) -> None:
         if os.geteuid() != 0:
