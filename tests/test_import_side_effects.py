@@ -107,3 +107,17 @@ def test_the_first_soft_deletable_model_adds_the_filter_once() -> None:
         """
     )
     assert listeners == "1 True"
+
+
+def test_alembic_starts_without_the_orm_or_the_tools_of_long_operations() -> None:
+    # Every `alembic` command imports schemakit.migrations from env.py: what it loads is start-up time paid by
+    # each command (docs/benchmarks.md, the migration environment's cost through the command).
+    loaded = run_isolated(
+        """
+        import sys
+        import schemakit.migrations
+        heavy = ("sqlalchemy.orm", "sqlalchemy.ext.asyncio", "tenacity", "tqdm", "pgvector", "redis", "paracelsus")
+        print(sorted(name for name in heavy if name in sys.modules))
+        """
+    )
+    assert loaded == "[]"

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import sessionmaker
 
-from schemakit import ConcurrentUpdateError, DatabaseSettings, make_async_engine, make_engine
+from schemakit import ConcurrentUpdateError, DatabaseSettings, make_async_engine, make_engine, uuid7
 from schemakit.provisioning.replica import ThrowawayReplicatedCluster
 from schemakit.provisioning.servers import find_server_binaries, free_port
 from schemakit.replicas import (
@@ -215,6 +215,20 @@ def test_async_routing_sessions_read_the_replica_and_write_the_primary(
         return seen
 
     assert asyncio.run(run()) == [True, False, ["async"], True, False]
+
+
+def test_a_factory_bound_to_a_connection_sends_everything_there(
+    replicated: ThrowawayReplicatedCluster, engines: tuple[Engine, Engine]
+) -> None:
+    # As the test kit's bind_session_factory binds an application's factories to a test's transaction.
+    factory = make_routing_session_factory(engines[0], [engines[1]], max_lag_s=3600, read_your_writes_s=0)
+    with engines[0].connect() as connection:
+        connection.execute(Tag.__table__.insert().values(id=uuid7(), name="uncommitted"))
+        factory.configure(bind=connection, join_transaction_mode="create_savepoint")
+        with factory() as session:
+            assert session.scalars(select(Tag.name)).all() == ["uncommitted"]
+            assert session.scalar(ON_REPLICA) is False
+        connection.rollback()
 
 
 def test_without_replicas_a_routing_session_is_an_ordinary_session(engine: Engine) -> None:

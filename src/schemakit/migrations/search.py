@@ -27,10 +27,9 @@ from alembic.operations import MigrateOperation, Operations, ops
 from sqlalchemy import Connection, Table, text
 from sqlalchemy.dialects.postgresql import TSVECTOR
 
-from schemakit.mixins.searchable import POSTGRESQL_ONLY, searchable
 from schemakit.search.document import SearchComputed
 from schemakit.search.fts import drop_sqlite_search_ddl, sqlite_search_ddl
-from schemakit.search.vectors import embedding_options
+from schemakit.search.options import POSTGRESQL_ONLY, embedding_options, searchable
 
 __all__ = [
     "CreateSearchIndexOp",

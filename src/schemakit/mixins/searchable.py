@@ -25,13 +25,9 @@ from sqlalchemy.orm import Mapped, Mapper, declared_attr, mapped_column
 
 from schemakit.search.document import search_computed, search_vector_type
 from schemakit.search.fts import sqlite_search_ddl
+from schemakit.search.options import POSTGRESQL_ONLY, SEARCHABLE, searchable
 
 __all__ = ["POSTGRESQL_ONLY", "SEARCHABLE", "SearchableMixin", "searchable"]
-
-#: The ``Table.info`` key of a searchable table's columns, weights and language.
-SEARCHABLE = "schemakit.searchable"
-#: The ``info`` key marking an index PostgreSQL alone has (autogenerate leaves it out elsewhere).
-POSTGRESQL_ONLY = "schemakit.postgresql_only"
 
 
 class SearchableMixin:
@@ -45,12 +41,6 @@ class SearchableMixin:
         """The generated search document; deferred, so loading a row never reads it."""
         generated = search_computed(cls.__searchable__, cls.__search_language__)
         return mapped_column(search_vector_type(), generated, deferred=True, sort_order=95)
-
-
-def searchable(table: Table) -> dict[str, Any] | None:
-    """What makes ``table`` searchable (``columns``, ``language``, ``key``), or ``None``."""
-    found = table.info.get(SEARCHABLE)
-    return dict(found) if found else None
 
 
 def _searchable(mapper: Mapper[Any], cls: type) -> None:

@@ -9,6 +9,9 @@ Within one session transaction:
   :class:`~schemakit.replicas.ReadRouter` (so they share one snapshot), or to the primary when no replica is
   current enough or a write was committed within ``read_your_writes_s``;
 * :meth:`RoutingSession.use_primary` sends the rest of the transaction to the primary.
+
+A routing session bound to a connection (``bind=connection``, as the test kit's ``bind_session_factory`` binds
+an application's factories to a test's transaction) sends everything to that connection.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, SessionTransaction, sessionmaker
 from sqlalchemy.sql import ClauseElement
@@ -57,7 +60,7 @@ class RoutingSession(Session):
 
     def get_bind(self, mapper: Any = None, *, clause: ClauseElement | None = None, **kwargs: Any) -> Any:
         """The primary, or the transaction's read engine for a plain ``SELECT``; see the module's rules."""
-        if kwargs.get("bind") is not None:
+        if kwargs.get("bind") is not None or isinstance(self.bind, Connection):
             return super().get_bind(mapper, clause=clause, **kwargs)
         if self._schemakit_on_primary or self._flushing or not _is_plain_read(clause):
             self._schemakit_on_primary = True

@@ -6,9 +6,15 @@ vector type (``pip install 'schemakit[search]'``); on SQLite, vector distances c
 loads, and from plain SQL otherwise.
 """
 
-from schemakit.search.document import search_document, search_vector_type
-from schemakit.search.hybrid import EXACT_ROWS, SearchHit, hybrid_search, hybrid_search_async
-from schemakit.search.vectors import embedding_column
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from schemakit.search.document import search_document, search_vector_type
+    from schemakit.search.hybrid import EXACT_ROWS, SearchHit, hybrid_search, hybrid_search_async
+    from schemakit.search.vectors import embedding_column
 
 __all__ = [
     "EXACT_ROWS",
@@ -19,3 +25,28 @@ __all__ = [
     "search_document",
     "search_vector_type",
 ]
+
+# Loaded on first use: migrations read schemakit.search.options while Alembic starts, and must not pay for the
+# ORM and the asyncio extension that hybrid search imports.
+_HOMES = {
+    "EXACT_ROWS": "schemakit.search.hybrid",
+    "SearchHit": "schemakit.search.hybrid",
+    "embedding_column": "schemakit.search.vectors",
+    "hybrid_search": "schemakit.search.hybrid",
+    "hybrid_search_async": "schemakit.search.hybrid",
+    "search_document": "schemakit.search.document",
+    "search_vector_type": "schemakit.search.document",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'schemakit.search' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -23,6 +23,7 @@ from sqlalchemy.pool import Pool
 from sqlalchemy.types import TypeEngine
 
 from schemakit.errors import SchemakitError
+from schemakit.search.options import EMBEDDING, POSTGRESQL_ONLY, embedding_options
 
 __all__ = [
     "DISTANCES",
@@ -36,8 +37,6 @@ __all__ = [
 
 #: The connection ``info`` key set where sqlite-vec is loaded.
 SQLITE_VEC = "schemakit.sqlite_vec"
-#: The ``Column.info`` key of an embedding column's distance and index parameters.
-EMBEDDING = "schemakit.embedding"
 #: Each distance's pgvector operator, its operator class, and sqlite-vec's function.
 DISTANCES = {
     "cosine": ("<=>", "vector_cosine_ops", "vec_distance_cosine"),
@@ -78,12 +77,6 @@ def vector_type(dimensions: int) -> TypeEngine[Any]:
     return vector.with_variant(JSON(), "sqlite")
 
 
-def embedding_options(column: Column[Any]) -> dict[str, Any] | None:
-    """An embedding column's ``distance``, ``m`` and ``ef_construction``, or ``None``."""
-    found = column.info.get(EMBEDDING)
-    return dict(found) if found else None
-
-
 def _index(column: Column[Any], table: Any) -> None:
     options = column.info.get(EMBEDDING)
     if not options or not isinstance(table, Table):
@@ -95,7 +88,7 @@ def _index(column: Column[Any], table: Any) -> None:
         postgresql_using="hnsw",
         postgresql_with={"m": options["m"], "ef_construction": options["ef_construction"]},
         postgresql_ops={column.name: opclass},
-        info={"schemakit.postgresql_only": True},
+        info={POSTGRESQL_ONLY: True},
     ).ddl_if(dialect="postgresql")
 
 

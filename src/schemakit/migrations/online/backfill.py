@@ -24,7 +24,6 @@ from typing import Any
 
 from alembic.operations import MigrateOperation, Operations
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, bindparam, inspect, text
-from tqdm import tqdm
 
 from schemakit.errors import MigrationError
 from schemakit.migrations.online.context import is_online, outside_transaction, session_setting, sqlite_triggers
@@ -269,6 +268,9 @@ class _Batches:
     @contextmanager
     def _progress_bar(self, total: int) -> Iterator[Any]:
         if sys.stderr.isatty():
+            # Imported for a terminal's bar alone, not when Alembic starts (every `alembic` command imports this).
+            from tqdm import tqdm  # noqa: PLC0415
+
             with tqdm(total=total, desc=f"backfill {self.target}", unit="row", file=sys.stderr) as bar:
                 yield bar.update
             return

@@ -20,16 +20,18 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from alembic.operations import BatchOperations, Operations
 from sqlalchemy import Connection, Dialect, Executable, text
 from sqlalchemy.exc import DBAPIError
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from schemakit.errors import MigrationError
 from schemakit.naming import qualified_name, quote_identifier
 from schemakit.settings import DatabaseSettings
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 __all__ = [
     "ONLINE_OPTION",
@@ -154,6 +156,9 @@ def with_lock_retry(
     target = qualified_name(table, schema)
     shown = _shown(statement, context.dialect, describe)
     blockers: list[str] = []
+
+    # Imported when a lock is retried, not when Alembic starts: every `alembic` command imports this module.
+    from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential  # noqa: PLC0415
 
     def note_retry(state: RetryCallState) -> None:
         blockers[:] = _blockers(connection, target)
