@@ -4,6 +4,9 @@
   ``ahead`` after it, and the default one (:func:`schemakit.partitioning.ensure_partitions`); nothing on SQLite.
 * ``op.drop_partitions(table)``: drop every partition of the table (its rows with them); nothing on SQLite.
 
+In a SQL script (``alembic upgrade --sql``), which cannot read the catalog, ``op.create_partitions`` writes the
+partitions of a new table and ``op.drop_partitions`` writes nothing (dropping the table drops its partitions).
+
 The table itself is an ordinary ``op.create_table(..., postgresql_partition_by="RANGE (id)")``, which autogenerate
 writes from the model; :func:`compare_partitions` adds ``op.create_partitions`` after it. Partitions are not in
 the models, so :func:`is_partition_name` keeps autogenerate from proposing to drop them. Turning an existing
@@ -22,7 +25,7 @@ from alembic.operations import MigrateOperation, Operations, ops
 from sqlalchemy import Connection, Table, text
 
 from schemakit.naming import qualified_name
-from schemakit.partitioning.maintenance import ensure_partitions, partitions_of
+from schemakit.partitioning.maintenance import ensure_partitions, fresh_partitions_ddl, partitions_of
 from schemakit.partitioning.options import partitioning_of
 
 __all__ = ["CreatePartitionsOp", "DropPartitionsOp", "compare_partitions", "is_partition_name", "partitioned_names"]
@@ -98,7 +101,12 @@ def _create_partitions(operations: Operations, operation: CreatePartitionsOp) ->
     if operations.get_context().dialect.name != "postgresql":
         return
     if operations.get_context().as_sql:
-        raise NotImplementedError("op.create_partitions reads the existing partitions: it cannot run offline")
+        # A script (alembic upgrade --sql) cannot read the catalog: it makes the partitions of a new table.
+        for statement in fresh_partitions_ddl(
+            operation.table_name, interval=operation.interval, ahead=operation.ahead, schema=operation.schema
+        ):
+            operations.execute(statement)
+        return
     ensure_partitions(
         operations.get_bind(),
         operation.table_name,
@@ -111,6 +119,9 @@ def _create_partitions(operations: Operations, operation: CreatePartitionsOp) ->
 @Operations.implementation_for(DropPartitionsOp)
 def _drop_partitions(operations: Operations, operation: DropPartitionsOp) -> None:
     if operations.get_context().dialect.name != "postgresql":
+        return
+    if operations.get_context().as_sql:
+        # A script cannot read the catalog; dropping the table (which follows in a downgrade) drops them all.
         return
     for partition in partitions_of(operations.get_bind(), operation.table_name, operation.schema):
         operations.execute(f"DROP TABLE {qualified_name(partition.name, operation.schema)}")

@@ -32,6 +32,7 @@ __all__ = [
     "PartitionReport",
     "detach_partitions",
     "ensure_partitions",
+    "fresh_partitions_ddl",
     "maintain_partitions",
     "partitions_of",
 ]
@@ -161,6 +162,29 @@ def ensure_partitions(
         )
         created.append(default)
     return created
+
+
+def fresh_partitions_ddl(
+    table_name: str,
+    *,
+    interval: Interval | str = Interval.MONTH,
+    ahead: int = 3,
+    now: datetime | None = None,
+    schema: str | None = None,
+) -> list[str]:
+    """The statements :func:`ensure_partitions` runs on a table that has no partitions yet (for SQL scripts)."""
+    parent = qualified_name(table_name, schema)
+    start = interval_start(now or datetime.now(UTC), interval)
+    statements = []
+    for _ in range(ahead + 1):
+        end = next_start(start, interval)
+        name = qualified_name(f"{table_name}_{partition_suffix(start, interval)}", schema)
+        statements.append(
+            f"CREATE TABLE {name} PARTITION OF {parent} FOR VALUES FROM ('{id_bound(start)}') TO ('{id_bound(end)}')"
+        )
+        start = end
+    statements.append(f"CREATE TABLE {qualified_name(f'{table_name}_default', schema)} PARTITION OF {parent} DEFAULT")
+    return statements
 
 
 def _create_range(
