@@ -25,9 +25,9 @@ from sqlalchemy.orm import Mapped, Mapper, declared_attr, mapped_column
 
 from schemakit.search.document import search_computed, search_vector_type
 from schemakit.search.fts import sqlite_search_ddl
-from schemakit.search.options import POSTGRESQL_ONLY, SEARCHABLE, searchable
+from schemakit.search.options import POSTGRESQL_ONLY, SEARCHABLE
 
-__all__ = ["POSTGRESQL_ONLY", "SEARCHABLE", "SearchableMixin", "searchable"]
+__all__ = ["SearchableMixin"]
 
 
 class SearchableMixin:

@@ -153,14 +153,8 @@ def ensure_partitions(
             created.append(name)
         start = end
     if default is None:
-        default = f"{table_name}_default"
-        connection.execute(
-            text(
-                f"CREATE TABLE {qualified_name(default, schema)} "
-                f"PARTITION OF {qualified_name(table_name, schema)} DEFAULT"
-            )
-        )
-        created.append(default)
+        connection.execute(text(_default_ddl(table_name, schema)))
+        created.append(f"{table_name}_default")
     return created
 
 
@@ -173,18 +167,29 @@ def fresh_partitions_ddl(
     schema: str | None = None,
 ) -> list[str]:
     """The statements :func:`ensure_partitions` runs on a table that has no partitions yet (for SQL scripts)."""
-    parent = qualified_name(table_name, schema)
     start = interval_start(now or datetime.now(UTC), interval)
     statements = []
     for _ in range(ahead + 1):
         end = next_start(start, interval)
-        name = qualified_name(f"{table_name}_{partition_suffix(start, interval)}", schema)
         statements.append(
-            f"CREATE TABLE {name} PARTITION OF {parent} FOR VALUES FROM ('{id_bound(start)}') TO ('{id_bound(end)}')"
+            _range_ddl(table_name, f"{table_name}_{partition_suffix(start, interval)}", start, end, schema)
         )
         start = end
-    statements.append(f"CREATE TABLE {qualified_name(f'{table_name}_default', schema)} PARTITION OF {parent} DEFAULT")
-    return statements
+    return [*statements, _default_ddl(table_name, schema)]
+
+
+def _range_ddl(table_name: str, name: str, start: datetime, end: datetime, schema: str | None) -> str:
+    return (
+        f"CREATE TABLE {qualified_name(name, schema)} PARTITION OF {qualified_name(table_name, schema)} "
+        f"FOR VALUES FROM ('{id_bound(start)}') TO ('{id_bound(end)}')"
+    )
+
+
+def _default_ddl(table_name: str, schema: str | None) -> str:
+    return (
+        f"CREATE TABLE {qualified_name(f'{table_name}_default', schema)} "
+        f"PARTITION OF {qualified_name(table_name, schema)} DEFAULT"
+    )
 
 
 def _create_range(
@@ -198,7 +203,6 @@ def _create_range(
     schema: str | None,
 ) -> None:
     parent, partition = qualified_name(table_name, schema), qualified_name(name, schema)
-    bounds = f"FOR VALUES FROM ('{id_bound(start)}') TO ('{id_bound(end)}')"
     in_range = f"id >= '{id_bound(start)}' AND id < '{id_bound(end)}'"
     if default is not None and connection.scalar(
         text(f"SELECT EXISTS (SELECT FROM {qualified_name(default, schema)} WHERE {in_range})")
@@ -216,7 +220,7 @@ def _create_range(
             )
         )
         connection.execute(text(f"ALTER TABLE {parent} DETACH PARTITION {qualified_name(default, schema)}"))
-        connection.execute(text(f"CREATE TABLE {partition} PARTITION OF {parent} {bounds}"))
+        connection.execute(text(_range_ddl(table_name, name, start, end, schema)))
         connection.execute(
             text(
                 f"WITH moved AS (DELETE FROM {qualified_name(default, schema)} WHERE {in_range} RETURNING {columns}) "
@@ -225,7 +229,7 @@ def _create_range(
         )
         connection.execute(text(f"ALTER TABLE {parent} ATTACH PARTITION {qualified_name(default, schema)} DEFAULT"))
         return
-    connection.execute(text(f"CREATE TABLE {partition} PARTITION OF {parent} {bounds}"))
+    connection.execute(text(_range_ddl(table_name, name, start, end, schema)))
 
 
 def detach_partitions(

@@ -29,7 +29,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from schemakit.errors import SchemakitError
 from schemakit.search.fts import WEIGHT_VALUES, fts_query, fts_table
-from schemakit.search.vectors import DISTANCES, SQLITE_VEC, embedding_options, sqlite_distance
+from schemakit.search.options import embedding_options
+from schemakit.search.vectors import DISTANCES, SQLITE_VEC, sqlite_distance
 
 __all__ = ["EXACT_ROWS", "SearchHit", "hybrid_search", "hybrid_search_async"]
 

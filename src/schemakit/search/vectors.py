@@ -23,14 +23,12 @@ from sqlalchemy.pool import Pool
 from sqlalchemy.types import TypeEngine
 
 from schemakit.errors import SchemakitError
-from schemakit.search.options import EMBEDDING, POSTGRESQL_ONLY, embedding_options
+from schemakit.search.options import EMBEDDING, POSTGRESQL_ONLY
 
 __all__ = [
     "DISTANCES",
-    "EMBEDDING",
     "SQLITE_VEC",
     "embedding_column",
-    "embedding_options",
     "load_sqlite_vec",
     "sqlite_distance",
 ]
