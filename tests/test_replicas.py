@@ -13,12 +13,14 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, func, select, text
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import sessionmaker
 
 from schemakit import ConcurrentUpdateError, DatabaseSettings, make_async_engine, make_engine, uuid7
 from schemakit.provisioning.replica import ThrowawayReplicatedCluster
 from schemakit.provisioning.servers import find_server_binaries, free_port
 from schemakit.replicas import (
+    AsyncRoutingSession,
     ReadRouter,
     RoutingSession,
     make_async_routing_session_factory,
@@ -229,6 +231,32 @@ def test_a_factory_bound_to_a_connection_sends_everything_there(
             assert session.scalars(select(Tag.name)).all() == ["uncommitted"]
             assert session.scalar(ON_REPLICA) is False
         connection.rollback()
+
+
+def test_many_concurrent_async_sessions_share_one_lag_check_without_blocking_each_other(
+    replicated: ThrowawayReplicatedCluster,
+) -> None:
+    async def run() -> list[object]:
+        primary = make_async_engine(DatabaseSettings.for_url(replicated.url))
+        replica = make_async_engine(DatabaseSettings.for_url(replicated.replica_url))
+        router = ReadRouter(primary, [replica], max_lag_s=3600, read_your_writes_s=0, check_interval_s=0.0)
+        factory = async_sessionmaker(class_=AsyncRoutingSession, router=router)
+
+        async def read() -> object:
+            async with factory() as session:
+                return await session.scalar(ON_REPLICA)
+
+        try:
+            return await asyncio.wait_for(asyncio.gather(*(read() for _ in range(40))), timeout=30)
+        finally:
+            await primary.dispose()
+            await replica.dispose()
+
+    # Before this deadlocked: the second task waited on a thread lock while the first awaited the replica.
+    # A task that finds the lag being read uses the last reading (none at first: the primary).
+    answers = asyncio.run(run())
+    assert len(answers) == 40
+    assert True in answers
 
 
 def test_without_replicas_a_routing_session_is_an_ordinary_session(engine: Engine) -> None:

@@ -70,9 +70,15 @@ class ReplicaState:
         """The replica's lag in seconds (``inf`` when unreachable), asking the replica when the reading is old."""
         if time.monotonic() - self.checked_at < self.check_interval_s:
             return self.lag_s
-        with self._lock:
-            if time.monotonic() - self.checked_at >= self.check_interval_s:
-                self._refresh()
+        # Whoever is already asking the replica answers for everyone: the others use the last reading rather than
+        # wait, which under asyncio (one thread, the check running in a greenlet) would block the event loop
+        # that the check itself needs.
+        if not self._lock.acquire(blocking=False):
+            return self.lag_s
+        try:
+            self._refresh()
+        finally:
+            self._lock.release()
         return self.lag_s
 
     def _refresh(self) -> None:
