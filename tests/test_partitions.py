@@ -4,8 +4,10 @@ partition, detached, migrated), a plain table with the same queries on SQLite.""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
@@ -176,6 +178,24 @@ def test_old_partitions_are_detached_or_dropped_and_maintenance_makes_the_next_o
     assert f"events_p{next_start(THIS_MONTH, 'month', -1):%Y%m}" not in inspect(events).get_table_names()
     with events.begin() as connection, pytest.raises(SchemakitError, match="at least the current interval"):
         detach_partitions(connection, "events", kept=0)
+
+
+@pytest.mark.parametrize("dialect", ["postgresql"], indirect=True)
+def test_two_maintenance_runs_at_once_take_turns(events: Engine) -> None:
+    later = next_start(THIS_MONTH, "month", 2)
+    with ThreadPoolExecutor(1) as pool:
+        with events.begin() as first:
+            made = maintain_partitions(first, PartitionBase.metadata, now=later).created["events"]
+            second = pool.submit(_maintain_in_its_own_transaction, events, later)
+            time.sleep(0.3)
+            assert not second.done()  # waiting for the first run's transaction
+        assert second.result(timeout=30) == []
+    assert made == [f"events_p{next_start(THIS_MONTH, 'month', step):%Y%m}" for step in (4, 5)]
+
+
+def _maintain_in_its_own_transaction(engine: Engine, now: datetime) -> list[str]:
+    with engine.begin() as connection:
+        return maintain_partitions(connection, PartitionBase.metadata, now=now).created["events"]
 
 
 @pytest.mark.parametrize("dialect", ["sqlite"], indirect=True)

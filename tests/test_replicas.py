@@ -167,6 +167,26 @@ def test_an_unreachable_replica_serves_no_reads_and_says_so(
         down.dispose()
 
 
+def test_an_unreachable_replica_is_skipped_through_asyncpg_too(
+    replicated: ThrowawayReplicatedCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    # asyncpg raises a refused connection as OSError, not as a DBAPI error.
+    async def run() -> object:
+        primary = make_async_engine(DatabaseSettings.for_url(replicated.url))
+        down = make_async_engine(DatabaseSettings.for_url(replicated.url.set(port=free_port("127.0.0.1"))))
+        factory = make_async_routing_session_factory(primary, [down], max_lag_s=3600, read_your_writes_s=0)
+        try:
+            async with factory() as session:
+                return await session.scalar(ON_REPLICA)
+        finally:
+            await primary.dispose()
+            await down.dispose()
+
+    with caplog.at_level(logging.WARNING, logger="schemakit.replicas.lag"):
+        assert asyncio.run(run()) is False
+    assert "is unreachable" in caplog.text
+
+
 def test_a_stale_replica_read_never_overwrites_a_newer_row(
     replicated: ThrowawayReplicatedCluster, engines: tuple[Engine, Engine]
 ) -> None:

@@ -278,7 +278,8 @@ def maintain_partitions(
     """Make the next partitions and detach old ones, for every time-partitioned table of ``metadata``.
 
     Each table uses its model's ``__partition_interval__``, ``__partitions_ahead__`` and ``__partitions_kept__``.
-    On SQLite, where such tables are plain tables, it does nothing.
+    On SQLite, where such tables are plain tables, it does nothing. Runs at the same time on one database take
+    turns (a transaction-level advisory lock).
 
     Args:
         connection: The database; the work joins its transaction.
@@ -289,6 +290,8 @@ def maintain_partitions(
     report = PartitionReport()
     if connection.dialect.name != "postgresql":
         return report
+    # Two schedulers running this at once would both make the same partition: the second waits for the first.
+    connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('schemakit.partitions'))"))
     collections = [metadata] if isinstance(metadata, MetaData) else list(metadata)
     for table in (table for collection in collections for table in collection.sorted_tables):
         found = partitioning_of(table)
