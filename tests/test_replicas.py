@@ -127,6 +127,20 @@ def test_a_commit_keeps_reads_on_the_primary_for_the_read_your_writes_window(
         assert session.scalar(ON_REPLICA) is True
 
 
+def test_only_a_transaction_that_wrote_opens_the_read_your_writes_window(engines: tuple[Engine, Engine]) -> None:
+    factory = make_routing_session_factory(engines[0], [engines[1]], max_lag_s=3600, read_your_writes_s=30)
+    with factory() as session:
+        session.use_primary()
+        assert session.scalar(ON_REPLICA) is False
+        session.commit()
+    with factory() as session:
+        assert session.scalar(ON_REPLICA) is True  # reading on the primary wrote nothing
+        session.execute(text("SELECT 1"))  # text(): it may write, so it counts as one
+        session.commit()
+    with factory() as session:
+        assert session.scalar(ON_REPLICA) is False
+
+
 def test_a_replica_further_behind_than_the_limit_serves_no_reads_until_it_catches_up(
     replicated: ThrowawayReplicatedCluster, engines: tuple[Engine, Engine]
 ) -> None:

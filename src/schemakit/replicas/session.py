@@ -56,27 +56,34 @@ class RoutingSession(Session):
         super().__init__(**kwargs)
         self.router = router
         self._schemakit_on_primary = False
+        self._schemakit_wrote = False
         self._schemakit_reads: Engine | None = None
 
     def get_bind(self, mapper: Any = None, *, clause: ClauseElement | None = None, **kwargs: Any) -> Any:
         """The primary, or the transaction's read engine for a plain ``SELECT``; see the module's rules."""
         if kwargs.get("bind") is not None or isinstance(self.bind, Connection):
             return super().get_bind(mapper, clause=clause, **kwargs)
-        if self._schemakit_on_primary or self._flushing or not _is_plain_read(clause):
-            self._schemakit_on_primary = True
+        if self._flushing or not _is_plain_read(clause):
+            # A write, or what may be one (text(), a locking read): the rest of the transaction stays here.
+            self._schemakit_on_primary = self._schemakit_wrote = True
+            return self.router.primary
+        if self._schemakit_on_primary:
             return self.router.primary
         if self._schemakit_reads is None:
             self._schemakit_reads = self.router.read_engine()
         return self._schemakit_reads
 
     def use_primary(self) -> None:
-        """Send the rest of this transaction (or the next one, outside a transaction) to the primary."""
+        """Send the rest of this transaction (or the next one, outside a transaction) to the primary.
+
+        It starts no read-your-writes window of its own: only a transaction that writes does.
+        """
         self._schemakit_on_primary = True
 
 
 @event.listens_for(RoutingSession, "after_commit")
 def _note_write(session: RoutingSession) -> None:
-    if session._schemakit_on_primary:
+    if session._schemakit_wrote:
         session.router.record_write()
 
 
@@ -90,7 +97,7 @@ def _name_compound_reads(state: ORMExecuteState) -> None:
 @event.listens_for(RoutingSession, "after_transaction_end")
 def _forget_route(session: RoutingSession, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
-        session._schemakit_on_primary = False
+        session._schemakit_on_primary = session._schemakit_wrote = False
         session._schemakit_reads = None
 
 
