@@ -208,13 +208,14 @@ def _create_range(
         text(f"SELECT EXISTS (SELECT FROM {qualified_name(default, schema)} WHERE {in_range})")
     ):
         # The default partition holds rows of the new range: PostgreSQL refuses the range until they move.
+        # Generated columns are left out of the copy: the new partition computes them again.
         log.warning("moving rows of %s out of %s's default partition", name, table_name)
         columns = ", ".join(
             quote_identifier(column)
             for column in connection.scalars(
                 text(
                     "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(:table) "
-                    "AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+                    "AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum"
                 ),
                 {"table": parent},
             )
