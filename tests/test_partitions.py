@@ -226,6 +226,18 @@ def test_a_model_that_cannot_be_partitioned_says_why() -> None:
             __table_args__ = (UniqueConstraint("code"),)
             code: Mapped[str] = mapped_column(String(10))
 
+    with pytest.raises(SchemakitError, match="keep at least the current interval"):
+
+        class KeepsNothing(UUIDv7PrimaryKeyMixin, TimePartitionedMixin, Other):
+            __tablename__ = "keeps_nothing"
+            __partitions_kept__ = 0
+
+    with pytest.raises(SchemakitError, match="__partitions_ahead__ is -1"):
+
+        class Backwards(UUIDv7PrimaryKeyMixin, TimePartitionedMixin, Other):
+            __tablename__ = "backwards"
+            __partitions_ahead__ = -1
+
     with pytest.raises(ValueError, match="'fortnight' is not a valid Interval"):
 
         class Fortnightly(UUIDv7PrimaryKeyMixin, TimePartitionedMixin, Other):

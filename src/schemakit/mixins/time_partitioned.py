@@ -53,6 +53,13 @@ def _check(table: Table, cls: type[TimePartitionedMixin]) -> None:
             "(add UUIDv7PrimaryKeyMixin or ServerUUIDv7PrimaryKeyMixin)"
         )
     Interval(cls.__partition_interval__)  # a ValueError naming the bad interval
+    if cls.__partitions_ahead__ < 0:
+        raise SchemakitError(f"{cls.__name__}: __partitions_ahead__ is {cls.__partitions_ahead__}; it counts from 0")
+    if cls.__partitions_kept__ is not None and cls.__partitions_kept__ < 1:
+        raise SchemakitError(
+            f"{cls.__name__}: __partitions_kept__ is {cls.__partitions_kept__}; keep at least the current interval "
+            "(1), or None to keep every partition"
+        )
     if len(table.name.encode()) + _LONGEST_SUFFIX > MAX_IDENTIFIER_BYTES:
         raise SchemakitError(f"{cls.__name__}: the table name {table.name!r} leaves no room for partition names")
     uniques: list[UniqueConstraint | Index] = [c for c in table.constraints if isinstance(c, UniqueConstraint)]
