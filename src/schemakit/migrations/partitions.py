@@ -22,10 +22,10 @@ from typing import Any
 from alembic.autogenerate import renderers
 from alembic.autogenerate.api import AutogenContext
 from alembic.operations import MigrateOperation, Operations, ops
-from sqlalchemy import Connection, Table, text
+from sqlalchemy import Connection, Table
 
 from schemakit.naming import qualified_name
-from schemakit.partitioning.maintenance import ensure_partitions, fresh_partitions_ddl, partitions_of
+from schemakit.partitioning.maintenance import ensure_partitions, fresh_partitions_ddl, partitions_of, relation_kind
 from schemakit.partitioning.options import partitioning_of
 
 __all__ = ["CreatePartitionsOp", "DropPartitionsOp", "compare_partitions", "is_partition_name", "partitioned_names"]
@@ -159,17 +159,9 @@ def compare_partitions(
                 CreatePartitionsOp(table.name, interval=found["interval"], ahead=found["ahead"], schema=table.schema)
             )
             log.info("Detected a new time-partitioned table %r", table.name)
-        elif connection.dialect.name == "postgresql" and _is_plain(connection, table):
+        elif connection.dialect.name == "postgresql" and relation_kind(connection, table.name, table.schema) == "r":
             log.warning(
                 "The table %r exists unpartitioned, but its model is time-partitioned: no migration was written; "
                 "make a new partitioned table, copy the rows over, and swap the names (see the docs)",
                 table.name,
             )
-
-
-def _is_plain(connection: Connection, table: Table) -> bool:
-    kind = connection.scalar(
-        text("SELECT relkind::text FROM pg_class WHERE oid = to_regclass(:table)"),
-        {"table": qualified_name(table.name, table.schema)},
-    )
-    return bool(kind == "r")

@@ -35,6 +35,7 @@ __all__ = [
     "fresh_partitions_ddl",
     "maintain_partitions",
     "partitions_of",
+    "relation_kind",
 ]
 
 log = logging.getLogger(__name__)
@@ -84,16 +85,22 @@ def _moment(bound: str) -> datetime:
     return datetime.fromtimestamp((uuid.UUID(bound).int >> 80) / 1000, tz=UTC)
 
 
+def relation_kind(connection: Connection, table_name: str, schema: str | None = None) -> str | None:
+    """PostgreSQL's ``relkind`` of a relation (``r`` a table, ``p`` a partitioned table, ...), or ``None``."""
+    kind = connection.scalar(
+        text("SELECT relkind::text FROM pg_class WHERE oid = to_regclass(:table)"),
+        {"table": qualified_name(table_name, schema)},
+    )
+    return None if kind is None else str(kind)
+
+
 def partitions_of(connection: Connection, table_name: str, schema: str | None = None) -> list[Partition]:
     """The partitions of ``table_name``, oldest first, the default partition last.
 
     Raises:
         SchemakitError: If the table does not exist or is not partitioned.
     """
-    kind = connection.scalar(
-        text("SELECT relkind::text FROM pg_class WHERE oid = to_regclass(:table)"),
-        {"table": qualified_name(table_name, schema)},
-    )
+    kind = relation_kind(connection, table_name, schema)
     if kind != "p":
         state = "does not exist" if kind is None else "is not a partitioned table"
         raise SchemakitError(f"the table {table_name!r} {state}")

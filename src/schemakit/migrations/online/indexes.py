@@ -18,7 +18,7 @@ import logging
 from typing import Any, cast
 
 from alembic.operations import Operations, ops
-from sqlalchemy import Index, text
+from sqlalchemy import Index
 from sqlalchemy.schema import CreateIndex
 
 from schemakit.migrations.online.context import (
@@ -31,6 +31,7 @@ from schemakit.migrations.online.context import (
     with_lock_retry,
 )
 from schemakit.naming import qualified_name, quote_identifier, shorten_identifier
+from schemakit.partitioning.maintenance import partitions_of, relation_kind
 
 __all__ = ["CreateIndexOnlineOp", "CreateUniqueConstraintOnlineOp", "DropIndexOnlineOp", "build_index_concurrently"]
 
@@ -97,15 +98,13 @@ def _valid(operations: Operations, name: str) -> bool | None:
 
 
 def _partitions(operations: Operations, table: str, schema: str | None) -> list[str] | None:
-    """The partitions of ``table`` when it is a partitioned table, else ``None``."""
-    name = qualified_name(table, schema)
-    kind = catalog_value(operations, "SELECT relkind::text FROM pg_class WHERE oid = to_regclass(:n)", {"n": name})
-    if kind != "p":
+    """The partitions of ``table`` when it is a partitioned table, else ``None`` (and offline, where none is read)."""
+    if operations.get_context().as_sql:
         return None
-    query = (
-        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass(:n)"
-    )
-    return sorted(operations.get_bind().scalars(text(query), {"n": name}))
+    connection = operations.get_bind()
+    if relation_kind(connection, table, schema) != "p":
+        return None
+    return [partition.name for partition in partitions_of(connection, table, schema)]
 
 
 def _build_partitioned_index(operations: Operations, index: Index, partitions: list[str]) -> None:
