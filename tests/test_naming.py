@@ -3,7 +3,7 @@ from sqlalchemy import Column, Engine, Integer, String, Table, UniqueConstraint,
 from sqlalchemy.exc import InvalidRequestError
 
 from schemakit import NAMING_CONVENTION, make_metadata, shorten_identifier
-from schemakit.naming import MAX_IDENTIFIER_BYTES, qualified_name, quote_identifier
+from schemakit.naming import MAX_IDENTIFIER_BYTES, qualified_name, quote_identifier, quote_literal
 from tests.library.models import Shelf, Warehouse
 
 
@@ -95,3 +95,8 @@ def test_identifiers_are_quoted_with_inner_quotes_doubled() -> None:
     assert quote_identifier('odd"name') == '"odd""name"'
     assert qualified_name("orders") == '"orders"'
     assert qualified_name("orders", "shop") == '"shop"."orders"'
+
+
+def test_literals_are_quoted_with_inner_quotes_doubled() -> None:
+    assert quote_literal("shop") == "'shop'"
+    assert quote_literal("it's") == "'it''s'"

@@ -24,6 +24,11 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def quote_literal(value: str) -> str:
+    """``value`` as a quoted SQL string literal (PostgreSQL and SQLite): ``'value'``, an inner ``'`` doubled."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def qualified_name(name: str, schema: str | None = None) -> str:
     """A quoted table (or other object) name, with its schema when it has one: ``"schema"."name"``."""
     return f"{quote_identifier(schema)}.{quote_identifier(name)}" if schema else quote_identifier(name)

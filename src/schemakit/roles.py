@@ -37,7 +37,7 @@ from sqlalchemy import Connection, text
 
 from schemakit.audit_log.tables import AUDIT_TABLES
 from schemakit.migrations.autogenerate import BOOKKEEPING_TABLES
-from schemakit.naming import MAX_IDENTIFIER_BYTES, quote_identifier
+from schemakit.naming import MAX_IDENTIFIER_BYTES, quote_identifier, quote_literal
 
 __all__ = ["MATRIX", "RoleNames", "apply_roles", "roles_sql"]
 
@@ -47,10 +47,6 @@ MATRIX: dict[str, frozenset[str]] = {
     "app": frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"}),
     "readonly": frozenset({"SELECT"}),
 }
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)
@@ -70,7 +66,7 @@ class RoleNames:
 
 def _create_role(name: str) -> str:
     return (
-        f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {_literal(name)}) "
+        f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {quote_literal(name)}) "
         f"THEN CREATE ROLE {quote_identifier(name)} LOGIN; END IF; END $$"
     )
 
@@ -84,16 +80,16 @@ BEGIN
         SELECT format('ALTER %s %I.%I OWNER TO %I',
                       CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
                                      WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END,
-                      n.nspname, c.relname, {_literal(owner)}) AS statement
+                      n.nspname, c.relname, {quote_literal(owner)}) AS statement
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = {_literal(schema)} AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+        WHERE n.nspname = {quote_literal(schema)} AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
           AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))
         UNION ALL
-        SELECT format('ALTER FUNCTION %s OWNER TO %I', p.oid::regprocedure, {_literal(owner)})
-        FROM pg_proc p WHERE p.pronamespace = {_literal(schema)}::regnamespace
+        SELECT format('ALTER FUNCTION %s OWNER TO %I', p.oid::regprocedure, {quote_literal(owner)})
+        FROM pg_proc p WHERE p.pronamespace = {quote_literal(schema)}::regnamespace
         UNION ALL
-        SELECT format('ALTER TYPE %I.%I OWNER TO %I', {_literal(schema)}, t.typname, {_literal(owner)})
-        FROM pg_type t WHERE t.typnamespace = {_literal(schema)}::regnamespace AND t.typtype = 'e'
+        SELECT format('ALTER TYPE %I.%I OWNER TO %I', {quote_literal(schema)}, t.typname, {quote_literal(owner)})
+        FROM pg_type t WHERE t.typnamespace = {quote_literal(schema)}::regnamespace AND t.typtype = 'e'
     LOOP
         EXECUTE item.statement;
     END LOOP;
@@ -114,7 +110,7 @@ def roles_sql(database: str, names: RoleNames, *, schema: str = "public") -> lis
     owner, app, readonly = (quote_identifier(name) for name in (names.owner, names.app, names.readonly))
     where = f"IN SCHEMA {quote_identifier(schema)}"
     kept = {"alembic_version", *BOOKKEEPING_TABLES, *AUDIT_TABLES}
-    bookkeeping = ", ".join(_literal(table) for table in sorted(kept))
+    bookkeeping = ", ".join(quote_literal(table) for table in sorted(kept))
     return [
         *(_create_role(name) for name in (names.owner, names.app, names.readonly)),
         f"GRANT CONNECT, TEMPORARY ON DATABASE {quote_identifier(database)} TO {owner}, {app}, {readonly}",
@@ -132,10 +128,10 @@ def roles_sql(database: str, names: RoleNames, *, schema: str = "public") -> lis
 DECLARE item record;
 BEGIN
     FOR item IN SELECT c.relname FROM pg_class c
-                WHERE c.relnamespace = {_literal(schema)}::regnamespace AND c.relname IN ({bookkeeping})
+                WHERE c.relnamespace = {quote_literal(schema)}::regnamespace AND c.relname IN ({bookkeeping})
     LOOP
         EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON %I.%I FROM %I',
-                       {_literal(schema)}, item.relname, {_literal(names.app)});
+                       {quote_literal(schema)}, item.relname, {quote_literal(names.app)});
     END LOOP;
 END $$""",
         f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} {where} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {app}",

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, Table
 
-from schemakit.naming import quote_identifier, shorten_identifier
+from schemakit.naming import quote_identifier, quote_literal, shorten_identifier
 
 __all__ = [
     "ACTOR_SETTING",
@@ -212,7 +212,7 @@ def audit_trigger_ddl(dialect: str, table: Table) -> list[str]:
     insert, update, delete = audit_trigger_names(table.name)
     target = quote_identifier(table.name)
     if dialect == "postgresql":
-        arguments = f"'{key}', '{soft}'"
+        arguments = f"{quote_literal(key)}, {quote_literal(soft)}"
         return [
             f"CREATE OR REPLACE TRIGGER {quote_identifier(insert)} AFTER INSERT ON {target} "
             "REFERENCING NEW TABLE AS new_rows "
@@ -275,7 +275,7 @@ def _value(side: str | None, column: Column[Any]) -> str:
 
 def _changed(columns: list[Column[Any]], before: str | None, after: str | None, keep: str) -> str:
     """The entry's changes: ``{"column": [old, new]}`` for the pairs ``keep`` selects."""
-    pairs = ", ".join(f"'{c.name}', json_array({_value(before, c)}, {_value(after, c)})" for c in columns)
+    pairs = ", ".join(f"{quote_literal(c.name)}, json_array({_value(before, c)}, {_value(after, c)})" for c in columns)
     return f"(SELECT json_group_object(key, json(value)) FROM json_each(json_object({pairs})) WHERE {keep})"
 
 

@@ -46,6 +46,7 @@ from schemakit.migrations.operations import (
 from schemakit.migrations.options import migration_options
 from schemakit.migrations.partitions import compare_partitions, is_partition_name
 from schemakit.migrations.search import compare_search, is_search_table, postgresql_only, render_search_item
+from schemakit.naming import quote_identifier
 from schemakit.sql import (
     UUID7_FUNCTION,
     needs_functions,
@@ -155,7 +156,7 @@ def existing_triggers(connection: Connection, schema: str | None = None) -> set[
     if connection.dialect.name == "sqlite":
         if schema and schema not in {row[1] for row in connection.exec_driver_sql("PRAGMA database_list")}:
             return set()  # not attached: nothing there yet
-        master = f'"{schema}".sqlite_master' if schema else "sqlite_master"
+        master = f"{quote_identifier(schema)}.sqlite_master" if schema else "sqlite_master"
         return set(connection.scalars(text(f"SELECT name FROM {master} WHERE type = 'trigger'")))
     return set()
 

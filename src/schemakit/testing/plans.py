@@ -30,7 +30,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
-from schemakit.naming import quote_identifier
+from schemakit.naming import quote_identifier, quote_literal
 
 __all__ = ["MIN_GAIN", "Plan", "PlanCheckError", "QueryPlans", "SequentialScan", "query_plans"]
 
@@ -190,7 +190,7 @@ def _suggest(  # noqa: PLR0917 - what a suggestion needs
         str(name)
         for (name,) in connection.exec_driver_sql(
             "SELECT attname FROM pg_attribute WHERE attnum > 0 AND NOT attisdropped "
-            f"AND attrelid = to_regclass({_literal(quote_identifier(table))})"
+            f"AND attrelid = to_regclass({quote_literal(quote_identifier(table))})"
         )
     ]
     used = sorted((condition.find(c), c) for c in columns if re.search(rf"\b{re.escape(c)}\b", condition))
@@ -209,7 +209,7 @@ def _suggest(  # noqa: PLR0917 - what a suggestion needs
             quote = connection.dialect.identifier_preparer.quote
             ddl = f"CREATE INDEX ON {quote(table)} ({', '.join(map(quote, candidate))})"
             connection.exec_driver_sql("SELECT hypopg_reset()")
-            connection.exec_driver_sql(f"SELECT * FROM hypopg_create_index({_literal(ddl)})")
+            connection.exec_driver_sql(f"SELECT * FROM hypopg_create_index({quote_literal(ddl)})")
             tree = connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", parameters).scalar_one()
             new_cost = float((json.loads(tree) if isinstance(tree, str) else tree)[0]["Plan"]["Total Cost"])
             if best is None or new_cost < best[0]:
@@ -223,10 +223,6 @@ def _suggest(  # noqa: PLR0917 - what a suggestion needs
     if best is None or best[0] > (1 - MIN_GAIN) * cost:
         return None
     return f"{best[1]} (cost {cost:.1f} -> {best[0]:.1f} with it, proven by a hypothetical index)"
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _problems(plan: Plan, seq_scan_rows: int | None, max_cost: float | None) -> Iterator[str]:
