@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import URL, Connection, Engine, NestedTransaction, RootTransaction, create_engine, event
+from sqlalchemy import URL, Connection, Engine, NestedTransaction, RootTransaction, create_engine, event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
@@ -37,6 +38,7 @@ __all__ = [
     "make_utility_engine",
     "on_configured_database",
     "sqlite_file",
+    "temporary_settings",
     "use_explicit_sqlite_transactions",
 ]
 
@@ -155,6 +157,29 @@ def begin_or_nest(connection: Connection) -> RootTransaction | NestedTransaction
     Use it as a context manager: it commits (or releases) on success and rolls back on error.
     """
     return connection.begin_nested() if connection.in_transaction() else connection.begin()
+
+
+@contextmanager
+def temporary_settings(connection: Connection, settings: Mapping[str, str], *, local: bool = False) -> Iterator[None]:
+    """Set PostgreSQL settings on ``connection`` for the block, and put the values they had back after it.
+
+    Args:
+        connection: A PostgreSQL connection.
+        settings: Each setting's name and value (custom ``a.b`` settings too).
+        local: For the current transaction only (``set_config(..., true)``), rather than for the session.
+    """
+    previous = {name: connection.scalar(_CURRENT_SETTING, {"name": name}) for name in settings}
+    for name, value in settings.items():
+        connection.execute(_SET_CONFIG, {"name": name, "value": value, "local": local})
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            connection.execute(_SET_CONFIG, {"name": name, "value": value or "", "local": local})
+
+
+_CURRENT_SETTING = text("SELECT current_setting(:name, true)")
+_SET_CONFIG = text("SELECT set_config(:name, :value, :local)")
 
 
 def sqlite_file(url: URL) -> str | None:

@@ -27,7 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from schemakit.engine import temporary_settings
 from schemakit.errors import SchemakitError
+from schemakit.naming import qualified_name, quote_identifier, quote_literal
 from schemakit.search.fts import WEIGHT_VALUES, fts_query, fts_table
 from schemakit.search.options import embedding_options
 from schemakit.search.vectors import DISTANCES, SQLITE_VEC, sqlite_distance
@@ -97,14 +99,14 @@ def _text_leg(query: _Query, dialect: str) -> Select[Any]:
     if not found:
         raise SchemakitError(f"{model.__name__} is not searchable: give it SearchableMixin and __searchable__")
     if dialect == "postgresql":
-        terms = func.websearch_to_tsquery(literal_column(f"'{found['language']}'::regconfig"), query.text)
+        terms = func.websearch_to_tsquery(literal_column(f"{quote_literal(found['language'])}::regconfig"), query.text)
         sql = _PG_WEIGHTED_MATCHES.format(table=model.__table__.name, language=found["language"])
         score: Any = text(sql).bindparams(words=query.text).columns(column("score")).scalar_subquery()
         leg = select(key.label("id")).where(model.search_vector.op("@@")(terms))
     else:
         search = table(fts_table(model.__table__.name), column("key"))
         # highlight() and MATCH take the FTS5 table itself, and highlight() only in the query that matches.
-        whole: ColumnElement[Any] = literal_column(f'"{search.name}"')
+        whole: ColumnElement[Any] = literal_column(quote_identifier(search.name))
         counted = [
             WEIGHT_VALUES[weight] * _sqlite_matches(whole, number)
             for number, weight in enumerate(found["columns"].values(), start=1)
@@ -147,7 +149,7 @@ def _vector_leg(query: _Query, dialect: str, *, sqlite_vec: bool = False) -> Sel
     elif sqlite_vec and sqlite_function is not None:
         distance = getattr(func, sqlite_function)(column, json.dumps(vector))
     else:
-        reference = f'"{model.__table__.name}"."{column.property.columns[0].name}"'
+        reference = qualified_name(column.property.columns[0].name, model.__table__.name)
         distance = literal_column(sqlite_distance(reference, vector, options["distance"]))
     order = (distance, key)
     rank = func.row_number().over(order_by=order).label("rank")
@@ -242,17 +244,10 @@ def hybrid_search(
     if dialect != "postgresql" or vector is None:
         return _hits(session.execute(statement).all())
     filtered = session.scalar(_count_filtered(query)) if _live(query) else None
-    settings = _settings(query, filtered)
-    previous: dict[str, Any] = {
-        name: session.scalar(select(literal_column(f"current_setting('{name}', true)"))) for name in settings
-    }
-    for name, value in settings.items():
-        session.execute(select(func.set_config(name, value, True)))
-    try:
+    # The connection the statement runs on (a routing session may send it to a replica), for this statement only.
+    connection = session.connection(bind_arguments={"clause": statement})
+    with temporary_settings(connection, _settings(query, filtered), local=True):
         return _hits(session.execute(statement).all())
-    finally:
-        for name, value in previous.items():
-            session.execute(select(func.set_config(name, value or "", True)))
 
 
 async def hybrid_search_async(

@@ -25,8 +25,9 @@ from typing import Any
 from alembic.operations import MigrateOperation, Operations
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, bindparam, inspect, text
 
+from schemakit.engine import temporary_settings
 from schemakit.errors import MigrationError
-from schemakit.migrations.online.context import is_online, outside_transaction, session_setting, sqlite_triggers
+from schemakit.migrations.online.context import is_online, outside_transaction, sqlite_triggers
 from schemakit.naming import qualified_name, quote_identifier
 from schemakit.sql import KEEP_UPDATED_AT_SETTING, set_updated_at_function_ddl, updated_at_trigger_name
 from schemakit.types import UTCDateTime, utc_now
@@ -152,7 +153,7 @@ def _keeping_updated_at(operations: Operations, operation: BackfillOp) -> Iterat
         )
         if installed is not None and KEEP_UPDATED_AT_SETTING not in installed:
             connection.execute(text(set_updated_at_function_ddl()))
-        with session_setting(operations, KEEP_UPDATED_AT_SETTING, "on"):
+        with temporary_settings(connection, {KEEP_UPDATED_AT_SETTING: "on"}):
             yield
     else:
         # SQLite has one writer at a time: inside the migration's transaction no other writer sees the trigger gone.

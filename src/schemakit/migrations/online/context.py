@@ -26,6 +26,7 @@ from alembic.operations import BatchOperations, Operations
 from sqlalchemy import Connection, Dialect, Executable, text
 from sqlalchemy.exc import DBAPIError
 
+from schemakit.engine import temporary_settings
 from schemakit.errors import MigrationError
 from schemakit.naming import qualified_name, quote_identifier
 from schemakit.settings import DatabaseSettings
@@ -43,7 +44,6 @@ __all__ = [
     "constraint_state",
     "is_online",
     "outside_transaction",
-    "session_setting",
     "sqlite_triggers",
     "table_change",
     "with_lock_retry",
@@ -173,7 +173,6 @@ def with_lock_retry(
             shown,
         )
 
-    previous = connection.scalar(text("SELECT current_setting('lock_timeout')"))
     retrying = Retrying(
         stop=stop_after_delay(policy.budget_s),
         wait=wait_random_exponential(multiplier=policy.first_wait_s, max=policy.max_wait_s),
@@ -182,10 +181,10 @@ def with_lock_retry(
         reraise=True,
     )
     try:
-        _set_lock_timeout(connection, f"{policy.lock_timeout_ms}ms")
-        for attempt in retrying:
-            with attempt:
-                apply()
+        with temporary_settings(connection, {"lock_timeout": f"{policy.lock_timeout_ms}ms"}):
+            for attempt in retrying:
+                with attempt:
+                    apply()
     except DBAPIError as exc:
         if not _is_lock_timeout(exc):
             raise
@@ -196,8 +195,6 @@ def with_lock_retry(
             f"(DB_ONLINE_LOCK_BUDGET_S); held by {held_by}. Nothing of this step was applied: end or wait for "
             f"those sessions and run the migration again. The statement: {shown}"
         ) from None
-    finally:
-        _set_lock_timeout(connection, str(previous))
 
 
 def _shown(statement: Executable | str | Callable[[], object], dialect: Dialect, describe: str | None) -> str:
@@ -205,10 +202,6 @@ def _shown(statement: Executable | str | Callable[[], object], dialect: Dialect,
         return describe or str(statement)
     compile_ = getattr(statement, "compile", None)
     return str(compile_(dialect=dialect)) if compile_ is not None else "a schema change"
-
-
-def _set_lock_timeout(connection: Connection, value: str) -> None:
-    connection.execute(text("SELECT set_config('lock_timeout', :value, false)"), {"value": value})
 
 
 def _is_lock_timeout(exc: BaseException) -> bool:
@@ -229,18 +222,6 @@ def _blockers(connection: Connection, target: str) -> list[str]:
         f"pid {row.pid} ({row.application_name or '?'}, {row.state}, transaction open {row.seconds} s): {row.query}"
         for row in rows
     ]
-
-
-@contextmanager
-def session_setting(operations: Operations, name: str, value: str) -> Iterator[None]:
-    """Set a PostgreSQL setting on the migration's connection for the block (online, outside a transaction)."""
-    connection = operations.get_bind()
-    previous = connection.scalar(text("SELECT current_setting(:name, true)"), {"name": name})
-    connection.execute(text("SELECT set_config(:name, :value, false)"), {"name": name, "value": value})
-    try:
-        yield
-    finally:
-        connection.execute(text("SELECT set_config(:name, :value, false)"), {"name": name, "value": previous or ""})
 
 
 def constraint_name(operation: Any) -> str:
