@@ -27,6 +27,7 @@ from schemakit import (
 from schemakit.cache import KeyKind, KeyRegistry, ModelCache, cache_client, check_redis
 from schemakit.cli import main
 from schemakit.errors import SchemakitError
+from schemakit.provisioning.servers import free_port
 
 URL = "redis://127.0.0.1:6379/15"
 
@@ -34,6 +35,12 @@ URL = "redis://127.0.0.1:6379/15"
 class CacheBase(DeclarativeBase):
     metadata = make_metadata()
     type_annotation_map = TYPE_ANNOTATION_MAP
+
+
+class Placement(CacheBase):
+    __tablename__ = "placements"
+    shelf_id: Mapped[int] = mapped_column(primary_key=True)
+    slot: Mapped[int] = mapped_column(primary_key=True)
 
 
 class Shelf(SoftDeleteMixin, CacheBase):
@@ -124,10 +131,13 @@ def test_model_instances_are_read_through_and_cleared_on_commit(client: redis.Re
     assert json.loads(client.get("shop:shelf:1") or "null") is None
 
 
+def test_a_model_with_a_composite_primary_key_is_refused_clearly(client: redis.Redis) -> None:
+    with pytest.raises(SchemakitError, match="one-column primary key; Placement has not"):
+        ModelCache(client, KeyRegistry().cache("shop", "placement"), Placement)
+
+
 def test_a_redis_that_is_down_costs_the_cache_not_the_read(engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
+    port = free_port("127.0.0.1")  # nothing listens there
     down = cache_client(f"redis://127.0.0.1:{port}/0")
     started = time.perf_counter()
     factory = make_session_factory(engine)
@@ -180,9 +190,7 @@ def test_the_audit_finds_every_rogue_and_ttl_less_key(client: redis.Redis) -> No
 
 
 def test_a_redis_that_is_down_or_hung_is_reported_within_the_timeout() -> None:
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
+    port = free_port("127.0.0.1")  # nothing listens there
     started = time.perf_counter()
     report = check_redis(f"redis://127.0.0.1:{port}/0")
     assert not report.reachable

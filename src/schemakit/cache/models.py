@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from schemakit.cache.keys import KeyKind
+from schemakit.errors import SchemakitError
 
 __all__ = ["ModelCache"]
 
@@ -78,7 +79,10 @@ class ModelCache(Generic[T]):
         self.kind = kind
         self.model = model
         self._mapper = inspect(model)
-        (self._key_column,) = self._mapper.primary_key
+        if len(self._mapper.primary_key) != 1:
+            raise SchemakitError(f"ModelCache caches models with a one-column primary key; {model.__name__} has not")
+        # Each column's Python type, worked out once rather than on every read from Redis.
+        self._types = {attribute.key: _python_type(attribute.columns[0]) for attribute in self._mapper.column_attrs}
 
     def key(self, identifier: object) -> str:
         """The Redis key of one row."""
@@ -145,11 +149,7 @@ class ModelCache(Generic[T]):
 
     def _from_json(self, raw: bytes | str) -> T:
         values = json.loads(raw)
-        decoded = {
-            attribute.key: _decode(_python_type(attribute.columns[0]), values[attribute.key])
-            for attribute in self._mapper.column_attrs
-            if attribute.key in values
-        }
+        decoded = {key: _decode(python_type, values[key]) for key, python_type in self._types.items() if key in values}
         instance = self._mapper.class_manager.new_instance()
         for name, value in decoded.items():
             set_committed_value(instance, name, value)  # as loaded, not as changed: merge(load=False) needs that
