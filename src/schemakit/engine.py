@@ -109,18 +109,20 @@ def make_async_engine(
     return engine
 
 
-def on_configured_database(work: Callable[[Connection], T], *, begin: bool = False) -> T:
+def on_configured_database(work: Callable[[Connection], T], *, begin: bool = False, for_migrations: bool = False) -> T:
     """Run ``work`` on a connection to the configured database (``DATABASE_URL``), for a command.
 
     Args:
         work: What to do with the connection.
         begin: Run it in a transaction that commits when it returns.
+        for_migrations: Connect with ``MIGRATION_DATABASE_URL`` when it is set (the owner role, for DDL).
 
     Raises:
         SchemakitError: If the settings are invalid or the database fails; the message is one line, without the
             password.
     """
-    engine = make_utility_engine(configured_settings())
+    settings = configured_settings()
+    engine = make_utility_engine(settings.for_migrations() if for_migrations else settings)
     try:
         with engine.begin() if begin else engine.connect() as connection:
             return work(connection)

@@ -14,10 +14,9 @@ import sys
 from pathlib import Path
 
 from sqlalchemy import Connection, text
-from sqlalchemy.exc import DBAPIError
 
-from schemakit.engine import make_utility_engine
-from schemakit.errors import SchemakitError, database_error_reason
+from schemakit.engine import on_configured_database
+from schemakit.errors import SchemakitError
 from schemakit.migrations.commands import make_config, models_metadata_of
 from schemakit.partitioning.maintenance import PartitionReport, maintain_partitions
 from schemakit.settings import configured_settings
@@ -39,16 +38,13 @@ def run(arguments: argparse.Namespace) -> int:
         return 2
     try:
         metadata = models_metadata_of(make_config(arguments.config))
-        settings = configured_settings().for_migrations()
-        engine = make_utility_engine(settings)
-        try:
-            with engine.begin() as connection:
-                _limit_lock_waits(connection, settings.migration_lock_timeout_ms)
-                report = maintain_partitions(connection, metadata, drop=arguments.drop)
-        except DBAPIError as exc:
-            raise SchemakitError(database_error_reason(exc)) from None
-        finally:
-            engine.dispose()
+        lock_timeout_ms = configured_settings().migration_lock_timeout_ms
+
+        def maintain(connection: Connection) -> PartitionReport:
+            _limit_lock_waits(connection, lock_timeout_ms)
+            return maintain_partitions(connection, metadata, drop=arguments.drop)
+
+        report = on_configured_database(maintain, begin=True, for_migrations=True)
     except SchemakitError as exc:
         print(f"schemakit partitions: {exc}", file=sys.stderr)
         return 2
