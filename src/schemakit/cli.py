@@ -30,7 +30,7 @@ from sqlalchemy.exc import DBAPIError
 from schemakit.audit_log import command as audit_command
 from schemakit.backups import command as backup_command
 from schemakit.cache import command as redis_command
-from schemakit.engine import make_utility_engine
+from schemakit.engine import make_utility_engine, on_configured_database
 from schemakit.errors import SchemakitError, database_error_reason
 from schemakit.gates import (
     GateResult,
@@ -190,15 +190,11 @@ def _roles(arguments: argparse.Namespace) -> int:
     if not arguments.apply:
         print(";\n\n".join(roles_sql(str(settings.sync_url.database), names)) + ";")
         return 0
-    engine = make_utility_engine(settings)
     try:
-        with engine.begin() as connection:
-            apply_roles(connection, names)
-    except DBAPIError as exc:
-        print(f"schemakit roles: {database_error_reason(exc)}", file=sys.stderr)
+        on_configured_database(lambda connection: apply_roles(connection, names), begin=True)
+    except SchemakitError as exc:
+        print(f"schemakit roles: {exc}", file=sys.stderr)
         return 2
-    finally:
-        engine.dispose()
     print(f"Roles ready on {settings.masked_url()}: owner {names.owner}, app {names.app}, read-only {names.readonly}")
     print("Set their passwords with ALTER ROLE ... PASSWORD, and MIGRATION_DATABASE_URL to the owner's URL.")
     return 0
