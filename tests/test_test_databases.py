@@ -8,7 +8,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from schemakit.provisioning import DisposableDatabaseError, check_disposable
+from schemakit.provisioning import (
+    DisposableDatabaseError,
+    PostgresUnavailableError,
+    check_disposable,
+    server_from_variable,
+)
 from schemakit.testing.databases import PostgresTestDatabases, new_run_id
 from tests.projects import add_revision, copy_project
 
@@ -83,3 +88,19 @@ def test_only_databases_on_this_machine_are_disposable_whatever_the_url_hides() 
         check_disposable(hidden)
     check_disposable(hidden, frozenset({"127.0.0.2"}))
     check_disposable(make_url("postgresql://u@127.0.0.1/app_test"))
+
+
+@pytest.mark.parametrize("variable", ["TEST_DATABASE_URL", "TEST_VECTOR_DATABASE_URL"])
+def test_a_server_named_by_a_variable_must_be_postgresql_and_hides_its_password(
+    variable: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(variable, raising=False)
+    assert server_from_variable(variable) is None
+    monkeypatch.setenv(variable, "postgresql://app:hunter2@127.0.0.1:5432/app")
+    server = server_from_variable(variable)
+    assert server is not None
+    assert server.url.drivername == "postgresql+psycopg"
+    assert server.source == f"{variable} (postgresql+psycopg://app:***@127.0.0.1:5432/app)"
+    monkeypatch.setenv(variable, "mysql://app@127.0.0.1/app")
+    with pytest.raises(PostgresUnavailableError, match=f"{variable} must be a postgresql:// URL"):
+        server_from_variable(variable)

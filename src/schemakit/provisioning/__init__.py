@@ -25,6 +25,7 @@ from schemakit.provisioning.servers import (
     ThrowawayCluster,
     find_server_binaries,
     provide_postgres,
+    server_from_variable,
     sweep_stale_clusters,
 )
 
@@ -42,6 +43,7 @@ __all__ = [
     "find_server_binaries",
     "provide_postgres",
     "safe_name",
+    "server_from_variable",
     "sweep_stale_clusters",
     "throwaway_database",
 ]

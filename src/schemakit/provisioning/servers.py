@@ -43,6 +43,7 @@ __all__ = [
     "find_server_binaries",
     "free_port",
     "provide_postgres",
+    "server_from_variable",
     "sweep_stale_clusters",
 ]
 
@@ -263,6 +264,22 @@ def _container() -> Iterator[PostgresServer]:
         container.stop()
 
 
+def server_from_variable(variable: str) -> PostgresServer | None:
+    """The existing server an environment variable names (``TEST_DATABASE_URL``, say), or ``None`` if unset.
+
+    Raises:
+        PostgresUnavailableError: If the variable holds another than a ``postgresql://`` URL.
+    """
+    configured = os.environ.get(variable)
+    if not configured:
+        return None
+    url = make_url(configured)
+    if url.get_backend_name() != "postgresql":
+        raise PostgresUnavailableError(f"{variable} must be a postgresql:// URL")
+    url = url.set(drivername="postgresql+psycopg")
+    return PostgresServer(url, f"{variable} ({url.render_as_string(hide_password=True)})")
+
+
 @contextmanager
 def provide_postgres(
     *, container: bool = False, server_settings: Mapping[str, str] | None = None
@@ -279,13 +296,9 @@ def provide_postgres(
     Raises:
         PostgresUnavailableError: If ``TEST_DATABASE_URL`` is unset and no server can be started.
     """
-    configured = os.environ.get(TEST_DATABASE_URL_VARIABLE)
-    if configured:
-        url = make_url(configured)
-        if url.get_backend_name() != "postgresql":
-            raise PostgresUnavailableError(f"{TEST_DATABASE_URL_VARIABLE} must be a postgresql:// URL")
-        url = url.set(drivername="postgresql+psycopg")
-        yield PostgresServer(url, f"{TEST_DATABASE_URL_VARIABLE} ({url.render_as_string(hide_password=True)})")
+    configured = server_from_variable(TEST_DATABASE_URL_VARIABLE)
+    if configured is not None:
+        yield configured
         return
     if container:
         with _container() as server:

@@ -25,14 +25,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 from schemakit.provisioning.servers import (
     SERVER_USER,
     PostgresServer,
     PostgresUnavailableError,
     ThrowawayCluster,
     find_server_binaries,
+    server_from_variable,
 )
 
 __all__ = [
@@ -117,13 +116,12 @@ def provide_vector_postgres() -> Iterator[PostgresServer]:
     """Provide a PostgreSQL server with pgvector for the duration of the block.
 
     Raises:
-        PostgresUnavailableError: If ``TEST_VECTOR_DATABASE_URL`` is unset and no such server can be started.
+        PostgresUnavailableError: If ``TEST_VECTOR_DATABASE_URL`` is unset and no such server can be started, or
+            holds another than a ``postgresql://`` URL.
     """
-    configured = os.environ.get(TEST_VECTOR_DATABASE_URL_VARIABLE)
-    if configured:
-        url = make_url(configured).set(drivername="postgresql+psycopg")
-        masked = url.render_as_string(hide_password=True)
-        yield PostgresServer(url, f"{TEST_VECTOR_DATABASE_URL_VARIABLE} ({masked})")
+    configured = server_from_variable(TEST_VECTOR_DATABASE_URL_VARIABLE)
+    if configured is not None:
+        yield configured
         return
     binaries = vector_server_binaries()
     if binaries is None:
