@@ -4,7 +4,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, String, event, select
+from sqlalchemy import Engine, String, event, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -22,6 +22,7 @@ from schemakit import (
     make_session_factory,
     session_scope,
 )
+from schemakit.testing.plans import QueryPlans
 from tests.helpers import make_product
 from tests.library.models import Product
 
@@ -177,6 +178,23 @@ def test_a_flush_of_many_rows_checks_them_in_one_statement_and_writes_them_in_on
     assert statements.count("SELECT") == 2  # the load and the version check
     with factory() as session:
         assert set(session.scalars(select(Product.version))) == {2}
+
+
+def test_the_version_check_of_a_large_flush_reads_only_its_rows(engine: Engine, query_plans: QueryPlans) -> None:
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        session.add_all([make_product(f"SKU-{n}") for n in range(5000)])
+    with engine.begin() as connection:
+        connection.execute(text("ANALYZE"))
+    with factory() as session:
+        products = list(session.scalars(select(Product).order_by(Product.sku).limit(2000)))
+        for product in products:
+            product.name = f"renamed {product.sku}"
+        # The check probes the key for each flushed row: it must not read the whole table, whatever its size.
+        with query_plans.capture(session, seq_scan_rows=100) as plans:
+            session.flush()
+        session.commit()
+    assert any("count(" in plan.statement for plan in plans)
 
 
 def test_a_batch_with_stale_rows_names_them_and_writes_nothing(engine: Engine) -> None:

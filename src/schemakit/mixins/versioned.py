@@ -33,10 +33,11 @@ from sqlalchemy import (
     any_,
     bindparam,
     event,
-    false,
     func,
     literal,
+    literal_column,
     select,
+    true,
     tuple_,
     update,
 )
@@ -143,8 +144,10 @@ def _check(session: Session, table: Table, rows: _Claims) -> None:
     row_locks = connection.dialect.name != "sqlite"
     if not row_locks:
         # SQLite locks the whole database for a writer: a write statement that matches nothing takes that lock,
-        # so no other writer can come between the check and the flush's own UPDATE.
-        connection.execute(update(table).where(false()).values(version=table.c.version))
+        # so no other writer can come between the check and the flush's own UPDATE. Its key compared with NULL
+        # is a search on the key that finds nothing (WHERE false would show in a plan as a scan of the table).
+        nothing = next(iter(table.primary_key.columns)) == literal_column("NULL")
+        connection.execute(update(table).where(nothing).values(version=table.c.version))
     # The server counts the rows still at their loaded version (and locks them): nothing comes back but a number.
     if _still_loaded(connection, table, rows, lock=row_locks) == len(rows):
         return
@@ -156,21 +159,10 @@ def _check(session: Session, table: Table, rows: _Claims) -> None:
 def _still_loaded(connection: Connection, table: Table, rows: _Claims, *, lock: bool) -> int:
     """How many of the rows are at the version this session loaded; those are locked if ``lock``."""
     key_columns = list(table.primary_key.columns)
-    matches: list[Select[Any]] = []
     if len(key_columns) == 1 and connection.dialect.name == "postgresql":
-        # Two array parameters: one statement, whatever the number of rows.
-        key = key_columns[0]
-        loaded = (
-            func.unnest(
-                bindparam("keys", [identity[0] for identity in rows], type_=ARRAY(key.type)),
-                bindparam("versions", [version for _, version, _ in rows.values()], type_=ARRAY(Integer())),
-            )
-            .table_valued("key", "version", name="loaded")
-            .render_derived()
-        )
-        joined = table.join(loaded, and_(key == loaded.c.key, table.c.version == loaded.c.version))
-        matches.append(select(literal(1)).select_from(joined))
-    elif connection.dialect.name == "sqlite" and (pairs := _as_json(connection, key_columns, rows)):
+        return connection.scalar(_count_by_arrays(table, key_columns[0], rows, lock=lock)) or 0
+    matches: list[Select[Any]] = []
+    if connection.dialect.name == "sqlite" and (pairs := _as_json(connection, key_columns, rows)):
         # One JSON parameter, read by SQLite's json_each, instead of two bound parameters a row.
         loaded = func.json_each(bindparam("pairs", pairs)).table_valued("value", name="loaded")
         key_matches = key_columns[0] == func.json_extract(loaded.c.value, "$[0]")
@@ -182,10 +174,29 @@ def _still_loaded(connection: Connection, table: Table, rows: _Claims, *, lock: 
             matches.append(select(literal(1)).where(tuple_(*key_columns, table.c.version).in_(chunk)))
     counted = 0
     for match in matches:
-        # FOR NO KEY UPDATE: the lock the UPDATE itself takes, which lets rows that refer to these be inserted.
         locked = match.with_for_update(of=table, key_share=True) if lock else match
         counted += connection.scalar(select(func.count()).select_from(locked.subquery())) or 0
     return counted
+
+
+def _count_by_arrays(table: Table, key: Column[Any], rows: _Claims, *, lock: bool) -> Select[Any]:
+    """One statement with two array parameters, whatever the number of rows.
+
+    Each loaded key probes the primary key in a ``LATERAL`` subquery. A plain join lets the planner hash the
+    whole table instead, once a flush holds a few thousand rows: a cost that grew with the table, not the flush.
+    """
+    loaded = (
+        func.unnest(
+            bindparam("keys", [identity[0] for identity in rows], type_=ARRAY(key.type)),
+            bindparam("versions", [version for _, version, _ in rows.values()], type_=ARRAY(Integer())),
+        )
+        .table_valued("key", "version", name="loaded")
+        .render_derived()
+    )
+    row = select(literal(1)).where(key == loaded.c.key, table.c.version == loaded.c.version)
+    # FOR NO KEY UPDATE: the lock the UPDATE itself takes, which lets rows that refer to these be inserted.
+    claimed = (row.with_for_update(key_share=True) if lock else row).lateral("claimed")
+    return select(func.count()).select_from(loaded).join(claimed, true())
 
 
 def _as_json(
