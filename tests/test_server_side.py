@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, select, text
 
 from schemakit import make_session_factory, session_scope, uuid7_time
-from schemakit.sql import updated_at_trigger_name
+from schemakit.sql import SET_UPDATED_AT_FUNCTION, updated_at_trigger_name
 from tests.library.models import Everything
 
 
@@ -56,6 +56,19 @@ def test_an_update_that_sets_updated_at_keeps_it(engine: Engine) -> None:
         loaded.updated_at = chosen
     with make_session_factory(engine)() as session:
         assert session.get_one(Everything, row.id).updated_at == chosen
+
+
+@pytest.mark.parametrize("dialect", [pytest.param("postgresql", marks=pytest.mark.requires_postgres)])
+def test_the_trigger_calls_its_function_only_for_updates_that_leave_updated_at_alone(engine: Engine) -> None:
+    with session_scope(make_session_factory(engine)) as session:
+        session.add(Everything(label="a"))
+    calls = text(f"SELECT coalesce(pg_stat_get_xact_function_calls('{SET_UPDATED_AT_FUNCTION}'::regproc), 0)")
+    with engine.begin() as connection:
+        connection.execute(text("SET LOCAL track_functions = 'pl'"))
+        connection.execute(text("UPDATE everything SET label = 'orm', updated_at = clock_timestamp()"))  # as the ORM
+        assert connection.scalar(calls) == 0
+        connection.execute(text("UPDATE everything SET label = 'raw'"))
+        assert connection.scalar(calls) == 1
 
 
 def test_create_all_installs_the_trigger_only_where_asked(engine: Engine) -> None:

@@ -13,13 +13,14 @@ upgrade head`` (or ``accept-edited=all``), which records the new checksum, like 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic.runtime.migration import MigrationContext, MigrationInfo
 from alembic.script import Script, ScriptDirectory
@@ -39,11 +40,14 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
 from schemakit.errors import MigrationError
 from schemakit.naming import make_metadata
 from schemakit.types import UTCDateTime, utc_now
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import sqlite
 
 __all__ = [
     "ACCEPT_ALL",
@@ -217,7 +221,11 @@ class ChecksumLedger:
 
 def _upsert(table: Table, dialect: str) -> Insert:
     """The ledger's upsert of one row, built once a run: each migration then pays a round trip, not the build."""
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    if dialect == "postgresql":
+        statement: postgresql.Insert | sqlite.Insert = postgresql.insert(table)
+    else:
+        # Imported for a SQLite database only, so that every alembic command does not load SQLite's dialect.
+        statement = importlib.import_module("sqlalchemy.dialects.sqlite").insert(table)
     written = {name: statement.excluded[name] for name in ("filename", "checksum", "applied_at")}
     return statement.on_conflict_do_update(index_elements=[table.c.revision], set_=written)
 
