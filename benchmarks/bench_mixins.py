@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -186,6 +187,19 @@ class MixinSide:
         self.engine.dispose()
 
 
+def _pair_rounds(measurements: list[Measurement]) -> None:
+    """Record, for each compared case, the median of its ratios to the baseline round by round.
+
+    The two sides of a round run back to back, so a round's ratio is untouched by the machine slowing down or
+    speeding up between rounds, which moves both medians.
+    """
+    by_name = {m.name: m for m in measurements}
+    for m in measurements:
+        if m.baseline:
+            rounds = zip(m.samples, by_name[m.baseline].samples, strict=True)
+            m.extra["paired_ratio"] = round(statistics.median(ours / theirs for ours, theirs in rounds), 3)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="10,000 rows instead of 100,000")
@@ -245,8 +259,13 @@ def main() -> None:
         for plain_side, mixin_side in sides.values():
             plain_side.close()
             mixin_side.close()
+    for name in ("Lookups", "Updates of loaded rows, one commit"):
+        _pair_rounds(sections[name])
     for name, measurements in sections.items():
         print(f"\n## {name}, median of {len(measurements[0].samples)} runs\n{table(measurements)}")
+        paired = [f"{m.name}: {m.extra['paired_ratio']:.2f}x" for m in measurements if "paired_ratio" in m.extra]
+        if paired:
+            print("median of the rounds' own ratios:\n  " + "\n  ".join(paired))
     everything = [measurement for measurements in sections.values() for measurement in measurements]
     path = save("mixins", title, everything, quick=arguments.quick, rows=rows)
     print(f"\nresults: {path.relative_to(ROOT)}")

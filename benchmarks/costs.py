@@ -47,6 +47,11 @@ def costs(folder: Path) -> dict[str, Any]:
     updates = {
         m["extra"]["driver"]: _ratio(mixins, m) for m in mixins.values() if m["baseline"] and "driver" in m["extra"]
     }
+    paired = {
+        m["extra"]["driver"]: m["extra"]["paired_ratio"]
+        for m in mixins.values()
+        if m["baseline"] and "paired_ratio" in m["extra"] and "driver" in m["extra"]
+    }
     lookups = {name: m for name, m in mixins.items() if "lookups by id" in name}
     plain_beside = next(m for name, m in lookups.items() if "schemakit's models mapped" in name)
     filtered = next(m for name, m in lookups.items() if "soft-delete filter" in name)
@@ -69,6 +74,7 @@ def costs(folder: Path) -> dict[str, Any]:
         f"check_vs_pytest_alembic_{largest}": _ratio(check, ours[largest]),
         "versioned_update_ratio": max(updates.values()),
         "versioned_update_ratio_by_driver": updates,
+        "versioned_update_round_ratio_by_driver": paired,
         "lookup_ratio": _ratio(mixins, plain_beside),
         "soft_delete_filter_vs_hand_written": _ratio(mixins, filtered),
         f"env_ratio_{env_largest}": max(ratio for key, ratio in env.items() if key.startswith(f"{env_largest} ")),

@@ -1,4 +1,5 @@
 import asyncio
+import re
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
@@ -266,4 +267,53 @@ def test_a_table_keyed_by_two_columns_is_checked_and_batched_too(empty_database_
             ("mine", 3),
             ("mine", 2),
         ]
+    engine.dispose()
+
+
+class Bin(VersionedMixin, _TwoColumnKeyBase):
+    """A versioned model keyed by an integer: PostgreSQL gets its keys as an array literal, as for UUIDs."""
+
+    __tablename__ = "bins"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    label: Mapped[str] = mapped_column(String(20))
+
+
+class Shelf(VersionedMixin, _TwoColumnKeyBase):
+    """A versioned model keyed by text, which may hold anything: PostgreSQL gets its keys as a typed array."""
+
+    __tablename__ = "shelves"
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    label: Mapped[str] = mapped_column(String(20))
+
+
+@pytest.mark.parametrize(
+    ("model", "keys"),
+    [(Bin, [1, 2, 3]), (Shelf, ['a,"b"}', "{c}", "d\\e"])],  # text keys that an array literal would garble
+    ids=["integer key", "text key"],
+)
+def test_tables_keyed_by_one_integer_or_text_column_are_checked_too(
+    empty_database_url: str, model: type[Bin | Shelf], keys: list[Any]
+) -> None:
+    engine = make_engine(DatabaseSettings.for_url(empty_database_url))
+    _TwoColumnKeyBase.metadata.create_all(engine)
+    key = model.__mapper__.primary_key[0].key
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        session.add_all([model(**{key: value}, label="new") for value in keys])
+    with factory() as mine, factory() as theirs:
+        loaded = mine.scalars(select(model)).all()
+        theirs.get_one(model, keys[1]).label = "theirs"
+        theirs.commit()
+        for row in loaded:
+            row.label = "mine"
+        stale = re.escape(str(keys[1]))
+        with pytest.raises(ConcurrentUpdateError, match=rf"1 of 3 row\(s\).* {stale} is at version 2"):
+            mine.flush()
+        mine.rollback()
+        for row in mine.scalars(select(model)):
+            row.label = "mine"
+        mine.commit()
+    with factory() as session:
+        versions = {getattr(row, key): (row.label, row.version) for row in session.scalars(select(model))}
+    assert versions == {keys[0]: ("mine", 2), keys[1]: ("mine", 3), keys[2]: ("mine", 2)}
     engine.dispose()
