@@ -183,6 +183,7 @@ def _still_loaded(connection: Connection, table: Table, rows: _Claims, *, lock: 
             matches.append(select(literal(1)).where(tuple_(*key_columns, table.c.version).in_(chunk)))
     counted = 0
     for match in matches:
+        # FOR NO KEY UPDATE, as in _count_by_arrays.
         locked = match.with_for_update(of=table, key_share=True) if lock else match
         counted += connection.scalar(select(func.count()).select_from(locked.subquery())) or 0
     return counted
