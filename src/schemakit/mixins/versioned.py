@@ -52,6 +52,8 @@ __all__ = ["VersionedMixin", "version_column"]
 
 #: The rows of one table a flush claims: by primary key, the object, its loaded version, and whether it is updated.
 _Claims = dict[tuple[Any, ...], tuple["VersionedMixin", int, bool]]
+#: What a flush needs of a versioned class: its table and the names of its column attributes.
+_Plan = tuple[Table, frozenset[str]] | None
 #: Rows whose versions one ``SELECT`` reads (below every database's limit on bound parameters).
 _CHUNK = 900
 
@@ -103,21 +105,18 @@ def _check_versions_at_flush(_mapper: Mapper[Any], _class: type) -> None:
 def _claim_versions(session: Session, _flush: UOWTransaction, _instances: Any) -> None:
     # Per row this runs in the flush of every versioned row, so it stays on plain dictionaries and attributes.
     claims: dict[Table, _Claims] = defaultdict(dict)
-    mappers: dict[Mapper[Any], tuple[Table, frozenset[str]] | None] = {}
+    # By class, not by mapper: type() is cheaper than state.mapper, which each new state computes again.
+    plans: dict[type, _Plan] = {}
     for instances, updating in ((session.dirty, True), (session.deleted, False)):
         for instance in instances:
-            if not isinstance(instance, VersionedMixin):
+            cls = type(instance)
+            plan = plans[cls] if cls in plans else plans.setdefault(cls, _plan(instance))
+            if plan is None:
                 continue
             state = instance_state(instance)
             if state.key is None:
                 continue
-            mapper = state.mapper
-            if mapper not in mappers:
-                column = version_column(mapper)
-                mappers[mapper] = None if column is None else (column.table, frozenset(mapper.column_attrs.keys()))
-            if (found := mappers[mapper]) is None:
-                continue
-            table, columns = found
+            table, columns = plan
             committed, current = state.committed_state, instance.__dict__
             if updating and not _changed(session, instance, committed, current, columns):
                 continue
@@ -132,6 +131,15 @@ def _claim_versions(session: Session, _flush: UOWTransaction, _instances: Any) -
         for instance, loaded, updating in rows.values():
             if updating:
                 instance.version = loaded + 1
+
+
+def _plan(instance: object) -> _Plan:
+    """The versioned table of an instance's class and its column attributes; ``None`` if it has no counter."""
+    if not isinstance(instance, VersionedMixin):
+        return None
+    mapper = instance_state(instance).mapper
+    column = version_column(mapper)
+    return None if column is None else (column.table, frozenset(mapper.column_attrs.keys()))
 
 
 def _changed(
@@ -214,7 +222,8 @@ def _arrays(key: Column[Any], rows: _Claims) -> tuple[ColumnElement[Any], Column
     loaded_versions = _array_literal([version for _, version, _ in rows.values()])
     versions = cast(bindparam("versions", loaded_versions), ARRAY(Integer()))
     if all(isinstance(identity, UUID) for identity in keys):
-        written = _array_literal([identity.hex for identity in keys])
+        # Each key's 16 bytes as hex, a comma between keys: a third of the time of joining each key's .hex.
+        written = "{" + b"".join([identity.bytes for identity in keys]).hex(",", 16) + "}"
     elif all(type(identity) is int for identity in keys):
         written = _array_literal(keys)
     else:
