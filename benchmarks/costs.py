@@ -53,7 +53,8 @@ def costs(folder: Path) -> dict[str, Any]:
         if m["baseline"] and "paired_ratio" in m["extra"] and "driver" in m["extra"]
     }
     lookups = {name: m for name, m in mixins.items() if "lookups by id" in name}
-    plain_beside = next(m for name, m in lookups.items() if "schemakit's models mapped" in name)
+    plain_beside = next(m for name, m in lookups.items() if name.endswith("schemakit's models mapped"))
+    plain_alone = mixins[mixins[plain_beside["baseline"]]["baseline"]]
     filtered = next(m for name, m in lookups.items() if "soft-delete filter" in name)
 
     migrations = _measurements(folder, "migrations")
@@ -76,6 +77,7 @@ def costs(folder: Path) -> dict[str, Any]:
         "versioned_update_ratio_by_driver": updates,
         "versioned_update_round_ratio_by_driver": paired,
         "lookup_ratio": _ratio(mixins, plain_beside),
+        "lookup_ratio_across_processes": round(plain_beside["median"] / plain_alone["median"], 3),
         "soft_delete_filter_vs_hand_written": _ratio(mixins, filtered),
         f"env_ratio_{env_largest}": max(ratio for key, ratio in env.items() if key.startswith(f"{env_largest} ")),
         "env_ratios": env,
