@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from sqlalchemy import MetaData, String, delete, make_url, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from benchmarks.common import Measurement, header, postgres, save, table, timed
+from benchmarks.common import Measurement, header, pair_rounds, postgres, save, table, timed
 from benchmarks.plain_worker import Plain, settle, sync_url
 from schemakit import (
     TYPE_ANNOTATION_MAP,
@@ -188,19 +187,6 @@ class MixinSide:
         self.engine.dispose()
 
 
-def _pair_rounds(measurements: list[Measurement]) -> None:
-    """Record, for each compared case, the median of its ratios to the baseline round by round.
-
-    The two sides of a round run back to back, so a round's ratio is untouched by the machine slowing down or
-    speeding up between rounds, which moves both medians.
-    """
-    by_name = {m.name: m for m in measurements}
-    for m in measurements:
-        if m.baseline:
-            rounds = zip(m.samples, by_name[m.baseline].samples, strict=True)
-            m.extra["paired_ratio"] = round(statistics.median(ours / theirs for ours, theirs in rounds), 3)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="10,000 rows instead of 100,000")
@@ -264,7 +250,7 @@ def main() -> None:
             plain_side.close()
             mixin_side.close()
     for name in ("Lookups", "Updates of loaded rows, one commit"):
-        _pair_rounds(sections[name])
+        pair_rounds(sections[name])
     for name, measurements in sections.items():
         print(f"\n## {name}, median of {len(measurements[0].samples)} runs\n{table(measurements)}")
         paired = [f"{m.name}: {m.extra['paired_ratio']:.2f}x" for m in measurements if "paired_ratio" in m.extra]

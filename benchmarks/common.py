@@ -63,6 +63,19 @@ class Measurement:
         return statistics.median(self.samples)
 
 
+def pair_rounds(measurements: list[Measurement]) -> None:
+    """Record, for each compared case, the median of its ratios to the baseline round by round.
+
+    The two sides of a round run back to back, so a round's ratio is untouched by the machine slowing down or
+    speeding up between rounds, which moves both medians.
+    """
+    by_name = {m.name: m for m in measurements}
+    for m in measurements:
+        if m.baseline:
+            rounds = zip(m.samples, by_name[m.baseline].samples, strict=True)
+            m.extra["paired_ratio"] = round(statistics.median(ours / theirs for ours, theirs in rounds), 3)
+
+
 def repeat(action: Callable[[], Any], times: int, *, setup: Callable[[], Any] | None = None) -> list[float]:
     """Time ``action`` ``times`` times (after ``setup`` each time, untimed); return the durations."""
     durations = []
