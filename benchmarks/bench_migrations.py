@@ -3,7 +3,9 @@
 schemakit's environment adds an advisory lock, the checksum ledger, migration timeouts and the environment
 marker to what a plain Alembic env.py does. Each run migrates a fresh PostgreSQL database, in this process
 (``alembic.command.upgrade``) and through the ``alembic`` command in a process of its own, where importing
-schemakit counts; 21, 11 and 7 interleaved rounds. Goal: at most 1.15x at every size, both ways.
+schemakit counts; 21, 11 and 7 interleaved rounds. Goal: at most 1.15x at every size, both ways. Through the
+command, a third env, the plain one importing pydantic-settings (which schemakit's settings use, as many
+applications' do), shows what schemakit costs beyond that import.
 
     python -m benchmarks.bench_migrations [--quick]
 """
@@ -57,7 +59,16 @@ engine.dispose()
 """
 
 
-ENVS = {"plain": PLAIN_ENV, "schemakit": SCHEMAKIT_ENV}
+# The plain env of an application whose settings use pydantic-settings, as schemakit's do: through the
+# command, it shows what schemakit's env costs beyond importing pydantic-settings.
+PYDANTIC_SETTINGS_ENV = "import pydantic_settings\n" + PLAIN_ENV
+
+ENVS = {"plain": PLAIN_ENV, "schemakit": SCHEMAKIT_ENV, "pydantic-settings": PYDANTIC_SETTINGS_ENV}
+NAMES = {
+    "plain": "plain Alembic env",
+    "schemakit": "schemakit env",
+    "pydantic-settings": "plain Alembic env importing pydantic-settings",
+}
 
 
 def history(folder: Path, env: str, revisions: int) -> Path:
@@ -92,9 +103,9 @@ def history(folder: Path, env: str, revisions: int) -> Path:
 
 
 def _cli(ini: Path, url: URL, kind: str) -> None:
-    # The plain env reads its URL from PLAIN_URL, schemakit's from DATABASE_URL.
+    # The plain envs read their URL from PLAIN_URL, schemakit's from DATABASE_URL.
     environment = {**os.environ, "APP_ENV": "test"}
-    environment["PLAIN_URL" if kind == "plain" else "DATABASE_URL"] = url.render_as_string(hide_password=False)
+    environment["DATABASE_URL" if kind == "schemakit" else "PLAIN_URL"] = url.render_as_string(hide_password=False)
     done = subprocess.run(
         [str(Path(sys.executable).parent / "alembic"), "-c", str(ini), "upgrade", "head"],
         env=environment,
@@ -107,7 +118,7 @@ def _cli(ini: Path, url: URL, kind: str) -> None:
 
 
 def _in_process(ini: Path, url: URL, kind: str) -> None:
-    if kind == "plain":
+    if kind != "schemakit":
         config = Config(str(ini))
         config.attributes["url"] = url
     else:
@@ -117,34 +128,48 @@ def _in_process(ini: Path, url: URL, kind: str) -> None:
 
 
 WAYS = {"in-process": _in_process, "alembic command": _cli}
+#: The envs each way compares; in this process pydantic-settings is imported already.
+KINDS = {"in-process": ("plain", "schemakit"), "alembic command": ("plain", "pydantic-settings", "schemakit")}
 
 
 def measure(server_url: URL, work: Path, revisions: int, repeats: int) -> list[Measurement]:
-    """Both envs, both ways, on ``revisions`` revisions; each run on a fresh database."""
+    """The envs, both ways, on ``revisions`` revisions; each run on a fresh database."""
     inis = {kind: history(work / f"{kind}_{revisions}", env, revisions) for kind, env in ENVS.items()}
     databases = PostgresTestDatabases(server_url, "bench_migrations", inis["plain"])
     samples: dict[tuple[str, str], list[float]] = {}
     for round_ in range(repeats + 1):  # the first round warms both up and is not counted
         for way, run in WAYS.items():
-            for kind in ("plain", "schemakit") if round_ % 2 else ("schemakit", "plain"):
+            kinds = KINDS[way]
+            for kind in kinds if round_ % 2 else reversed(kinds):
                 database = databases.create_empty(uuid.uuid4().hex[:8])
                 seconds = timed(partial(run, inis[kind], database.url, kind))
                 databases.drop(database)
                 if round_:
                     samples.setdefault((way, kind), []).append(seconds)
     measurements = []
-    for way in WAYS:
-        baseline = f"{revisions} revisions, {way}: plain Alembic env"
-        measurements.append(Measurement(baseline, samples[way, "plain"], extra={"revisions": revisions, "way": way}))
-        measurements.append(
-            Measurement(
-                f"{revisions} revisions, {way}: schemakit env",
-                samples[way, "schemakit"],
-                baseline=baseline,
-                extra={"revisions": revisions, "way": way},
+    for way, kinds in KINDS.items():
+        baseline = f"{revisions} revisions, {way}: {NAMES['plain']}"
+        for kind in kinds:
+            measurements.append(
+                Measurement(
+                    f"{revisions} revisions, {way}: {NAMES[kind]}",
+                    samples[way, kind],
+                    baseline=baseline if kind == "schemakit" else None,
+                    extra={"revisions": revisions, "way": way, "env": kind},
+                )
             )
-        )
     return measurements
+
+
+def beyond_pydantic_settings(measurements: list[Measurement]) -> dict[int, float]:
+    """Per history size, schemakit's env through the command against the plain env importing pydantic-settings."""
+    through_command = [m for m in measurements if m.extra["way"] == "alembic command"]
+    medians = {(m.extra["revisions"], m.extra["env"]): m.median for m in through_command}
+    return {
+        size: round(median / medians[size, "pydantic-settings"], 3)
+        for (size, env), median in medians.items()
+        if env == "schemakit"
+    }
 
 
 def main() -> None:
@@ -163,6 +188,9 @@ def main() -> None:
     print(f"\n## Median of {runs} runs\n{table(measurements)}")
     paired = [f"{m.name}: {m.extra['paired_ratio']:.2f}x" for m in measurements if "paired_ratio" in m.extra]
     print("median of the rounds' own ratios:\n  " + "\n  ".join(paired))
+    print("schemakit env against the plain env importing pydantic-settings:")
+    for size, ratio in beyond_pydantic_settings(measurements).items():
+        print(f"  {size} revisions, alembic command: {ratio:.2f}x")
     path = save("migrations", title, measurements, quick=arguments.quick)
     print(f"\nresults: {path.relative_to(ROOT)}")
 

@@ -64,6 +64,12 @@ def costs(folder: Path) -> dict[str, Any]:
         if m["baseline"]
     }
     env_largest = max(int(key.split()[0]) for key in env)
+    by_env = {(m["extra"]["revisions"], m["extra"]["way"], m["extra"].get("env")): m for m in migrations.values()}
+    beyond_pydantic_settings = {
+        f"{size} revisions, {way}": round(m["median"] / by_env[size, way, "pydantic-settings"]["median"], 3)
+        for (size, way, env), m in by_env.items()
+        if env == "schemakit" and (size, way, "pydantic-settings") in by_env
+    }
 
     seed = _measurements(folder, "seed")
     seeded = {m["extra"]["rows"]: m for m in seed.values() if m["baseline"]}
@@ -81,6 +87,7 @@ def costs(folder: Path) -> dict[str, Any]:
         "soft_delete_filter_vs_hand_written": _ratio(mixins, filtered),
         f"env_ratio_{env_largest}": max(ratio for key, ratio in env.items() if key.startswith(f"{env_largest} ")),
         "env_ratios": env,
+        "env_ratios_vs_pydantic_settings_env": beyond_pydantic_settings,
         "seed_vs_copy": shares[reference_rows],
         "seed_vs_copy_rows": reference_rows,
         "seed_rows_per_second": {str(rows): round(rows / m["median"]) for rows, m in sorted(seeded.items())},
