@@ -62,6 +62,13 @@ class Setting(TimestampMixin, SoftDeleteMixin, AuditTrailMixin, AuditBase):
     note: Mapped[str | None] = mapped_column(String(40))
 
 
+class OddName(AuditTrailMixin, AuditBase):
+    """A table whose name needs quoting, both as an identifier and as a string."""
+
+    __tablename__ = 'it\'s "odd"'
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
 @pytest.fixture
 def engine(empty_database_url: str) -> Iterator[Engine]:
     engine = make_engine(DatabaseSettings(database_url=empty_database_url, _env_file=None))
@@ -106,6 +113,21 @@ def test_orm_writes_are_recorded_with_their_actor_and_action(engine: Engine) -> 
     ]
     assert recorded[1][3] == ["body"]
     assert "title" in recorded[0][3]
+    with engine.connect() as connection:
+        assert verify_chain(connection).intact
+
+
+def test_a_table_whose_name_needs_quoting_is_recorded_under_its_name(engine: Engine) -> None:
+    with acting_as("ada"), Session(engine) as session:
+        row = OddName(name="first")
+        session.add(row)
+        session.commit()
+        session.delete(row)
+        session.commit()
+    assert [(table, action) for table, action, _, _ in entries(engine)] == [
+        ('it\'s "odd"', "insert"),
+        ('it\'s "odd"', "delete"),
+    ]
     with engine.connect() as connection:
         assert verify_chain(connection).intact
 

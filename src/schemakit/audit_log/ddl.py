@@ -226,9 +226,9 @@ def audit_trigger_ddl(dialect: str, table: Table) -> list[str]:
         ]
     columns = list(table.columns)
     return [
-        _sqlite_trigger(insert, target, "INSERT", "insert", columns, key, new=True),
-        _sqlite_update_trigger(update, target, columns, key, soft),
-        _sqlite_trigger(delete, target, "DELETE", "delete", columns, key, new=False),
+        _sqlite_trigger(insert, table.name, "INSERT", "insert", columns, key, new=True),
+        _sqlite_update_trigger(update, table.name, columns, key, soft),
+        _sqlite_trigger(delete, table.name, "DELETE", "delete", columns, key, new=False),
     ]
 
 
@@ -245,16 +245,17 @@ _NULLS = "[null,null]"
 
 # SQLite: one entry a row; its batch is itself, chained from the head in the same trigger.
 def _sqlite_entry(  # noqa: PLR0917 - the parts of one trigger
-    name: str, target: str, event: str, action: str, key_row: str, changes: str
+    name: str, table: str, event: str, action: str, key_row: str, changes: str
 ) -> str:
+    target, table_name = quote_identifier(table), quote_literal(table)
     entry = (
-        f"'{target.strip(chr(34))}' || '|' || CAST({key_row} AS TEXT) || '|' || {action} || '|' || "
+        f"{table_name} || '|' || CAST({key_row} AS TEXT) || '|' || {action} || '|' || "
         f"coalesce(schemakit_actor(), '') || '|' || {changes} || '|'"
     )
     return (
         f"CREATE TRIGGER IF NOT EXISTS {quote_identifier(name)} AFTER {event} ON {target} FOR EACH ROW BEGIN "
         "INSERT INTO audit_logs (table_name, row_id, action, actor, changes, transaction_id, hash) "
-        f"VALUES ('{target.strip(chr(34))}', CAST({key_row} AS TEXT), {action}, schemakit_actor(), {changes}, NULL, "
+        f"VALUES ({table_name}, CAST({key_row} AS TEXT), {action}, schemakit_actor(), {changes}, NULL, "
         f"schemakit_sha256({entry})); "
         "INSERT INTO audit_batches (first_entry, last_entry, link) VALUES (last_insert_rowid(), last_insert_rowid(), "
         "schemakit_sha256((SELECT link FROM audit_chain WHERE id = 1) || "
@@ -280,15 +281,15 @@ def _changed(columns: list[Column[Any]], before: str | None, after: str | None, 
 
 
 def _sqlite_trigger(  # noqa: PLR0917 - the parts of one trigger
-    name: str, target: str, event: str, action: str, columns: list[Column[Any]], key: str, *, new: bool
+    name: str, table: str, event: str, action: str, columns: list[Column[Any]], key: str, *, new: bool
 ) -> str:
     side = "NEW" if new else "OLD"
     # An insert or a delete records every non-null column, as on PostgreSQL.
     changes = _changed(columns, None if new else side, side if new else None, f"value <> '{_NULLS}'")
-    return _sqlite_entry(name, target, event, f"'{action}'", f"{side}.{quote_identifier(key)}", changes)
+    return _sqlite_entry(name, table, event, f"'{action}'", f"{side}.{quote_identifier(key)}", changes)
 
 
-def _sqlite_update_trigger(name: str, target: str, columns: list[Column[Any]], key: str, soft: str) -> str:
+def _sqlite_update_trigger(name: str, table: str, columns: list[Column[Any]], key: str, soft: str) -> str:
     # updated_at is left out of an update's changes, as on PostgreSQL: the entry's own time says when.
     watched = [c for c in columns if c.name != "updated_at"]
     changes = _changed(watched, "OLD", "NEW", "json_extract(value, '$[0]') IS NOT json_extract(value, '$[1]')")
@@ -302,5 +303,5 @@ def _sqlite_update_trigger(name: str, target: str, columns: list[Column[Any]], k
     # A row whose only change is updated_at is the updated_at trigger's own second UPDATE (SQLite cannot change
     # NEW): the first entry stands for the change. An UPDATE that changes nothing records nothing.
     when = " OR ".join(f"OLD.{quote_identifier(c.name)} IS NOT NEW.{quote_identifier(c.name)}" for c in watched)
-    entry = _sqlite_entry(name, target, "UPDATE", action, f"NEW.{quote_identifier(key)}", changes)
+    entry = _sqlite_entry(name, table, "UPDATE", action, f"NEW.{quote_identifier(key)}", changes)
     return entry.replace(" FOR EACH ROW BEGIN ", f" FOR EACH ROW WHEN {when} BEGIN ", 1)
