@@ -67,14 +67,14 @@ def costs(folder: Path) -> dict[str, Any]:
     env_largest = max(int(key.split()[0]) for key in env)
     by_env = {(m["extra"]["revisions"], m["extra"]["way"], m["extra"].get("env")): m for m in migrations.values()}
     beyond_pydantic_settings = {
-        f"{size} revisions, {way}": round(m["median"] / by_env[size, way, "pydantic-settings"]["median"], 3)
+        f"{size} revisions, {way}": round(m["median"] / by_env[size, way, "pydantic-settings"]["median"], 4)
         for (size, way, env), m in by_env.items()
         if env == "schemakit" and (size, way, "pydantic-settings") in by_env
     }
 
     seed = _measurements(folder, "seed")
     seeded = {m["extra"]["rows"]: m for m in seed.values() if m["baseline"]}
-    shares = {rows: round(seed[m["baseline"]]["median"] / m["median"], 3) for rows, m in seeded.items()}
+    shares = {rows: round(seed[m["baseline"]]["median"] / m["median"], 4) for rows, m in seeded.items()}
     reference_rows = 100_000 if 100_000 in shares else max(shares)
     return {
         "check_seconds": check_seconds,
@@ -84,7 +84,7 @@ def costs(folder: Path) -> dict[str, Any]:
         "versioned_update_ratio_by_driver": updates,
         "versioned_update_round_ratio_by_driver": paired,
         "lookup_ratio": _ratio(mixins, plain_beside),
-        "lookup_ratio_across_processes": round(plain_beside["median"] / plain_alone["median"], 3),
+        "lookup_ratio_across_processes": round(plain_beside["median"] / plain_alone["median"], 4),
         "soft_delete_filter_vs_hand_written": _ratio(mixins, filtered),
         f"env_ratio_{env_largest}": max(ratio for key, ratio in env.items() if key.startswith(f"{env_largest} ")),
         "env_ratios": env,
