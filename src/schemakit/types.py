@@ -53,11 +53,13 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if not isinstance(value, datetime):
             raise TypeError(f"expected a datetime, got {type(value).__name__}: {value!r}")
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise NaiveDatetimeError(
-                f"naive datetime {value.isoformat()} has no timezone; pass an aware datetime such as datetime.now(UTC)"
-            )
-        value = value.astimezone(UTC)
+        if value.tzinfo is not UTC:  # datetime.now(UTC), what schemakit itself writes, is in UTC already
+            if value.tzinfo is None or value.utcoffset() is None:
+                raise NaiveDatetimeError(
+                    f"naive datetime {value.isoformat()} has no timezone; pass an aware datetime such as "
+                    "datetime.now(UTC)"
+                )
+            value = value.astimezone(UTC)
         # SQLite's DATETIME storage keeps no offset, so it gets the UTC wall-clock time.
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
@@ -67,7 +69,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
 #: A JSON document: ``JSONB`` on PostgreSQL (indexable, compared by value), ``JSON`` on other dialects.
