@@ -110,8 +110,9 @@ def _claim_versions(session: Session, _flush: UOWTransaction, _instances: Any) -
     for instances, updating in ((session.dirty, True), (session.deleted, False)):
         for instance in instances:
             cls = type(instance)
-            plan = plans[cls] if cls in plans else plans.setdefault(cls, _plan(instance))
-            if plan is None:
+            if cls not in plans:
+                plans[cls] = _plan(instance)
+            if (plan := plans[cls]) is None:
                 continue
             state = instance_state(instance)
             if state.key is None:
