@@ -8,12 +8,13 @@ import pytest
 from sqlalchemy import Engine, String, event, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from schemakit import (
     ConcurrentUpdateError,
     DatabaseSettings,
+    Session,
     VersionedMixin,
     VersionMismatchError,
     async_session_scope,
@@ -243,24 +244,39 @@ class Slot(VersionedMixin, _TwoColumnKeyBase):
     label: Mapped[str] = mapped_column(String(20))
 
 
-def test_a_table_keyed_by_two_columns_is_checked_and_batched_too(empty_database_url: str) -> None:
-    engine = make_engine(DatabaseSettings.for_url(empty_database_url))
+def _one_row_changed_by_another_session(
+    engine: Engine, rows: list[Any], stale_key: Any, conflict: str
+) -> sessionmaker[Session]:
+    """Save ``rows``; another session relabels one; this one's flush of all fails naming it, then a retry wins.
+
+    Returns:
+        The session factory, to read the outcome with.
+    """
+    model = type(rows[0])
     _TwoColumnKeyBase.metadata.create_all(engine)
     factory = make_session_factory(engine)
     with session_scope(factory) as session:
-        session.add_all([Slot(aisle="A", position=n, label="new") for n in range(3)])
+        session.add_all(rows)
     with factory() as mine, factory() as theirs:
-        loaded = mine.scalars(select(Slot).order_by(Slot.position)).all()
-        theirs.get_one(Slot, ("A", 1)).label = "theirs"
+        loaded = mine.scalars(select(model)).all()
+        theirs.get_one(model, stale_key).label = "theirs"
         theirs.commit()
-        for slot in loaded:
-            slot.label = "mine"
-        with pytest.raises(ConcurrentUpdateError, match=r"1 of 3 row\(s\).*slots \('A', 1\) is at version 2"):
+        for row in loaded:
+            row.label = "mine"
+        with pytest.raises(ConcurrentUpdateError, match=conflict):
             mine.flush()
         mine.rollback()
-        for slot in mine.scalars(select(Slot)):
-            slot.label = "mine"
+        for row in mine.scalars(select(model)):
+            row.label = "mine"
         mine.commit()
+    return factory
+
+
+def test_a_table_keyed_by_two_columns_is_checked_and_batched_too(empty_database_url: str) -> None:
+    engine = make_engine(DatabaseSettings.for_url(empty_database_url))
+    rows = [Slot(aisle="A", position=n, label="new") for n in range(3)]
+    conflict = r"1 of 3 row\(s\).*slots \('A', 1\) is at version 2"
+    factory = _one_row_changed_by_another_session(engine, rows, ("A", 1), conflict)
     with factory() as session:
         assert [(slot.label, slot.version) for slot in session.scalars(select(Slot).order_by(Slot.position))] == [
             ("mine", 2),
@@ -295,24 +311,10 @@ def test_tables_keyed_by_one_integer_or_text_column_are_checked_too(
     empty_database_url: str, model: type[Bin | Shelf], keys: list[Any]
 ) -> None:
     engine = make_engine(DatabaseSettings.for_url(empty_database_url))
-    _TwoColumnKeyBase.metadata.create_all(engine)
     key = model.__mapper__.primary_key[0].key
-    factory = make_session_factory(engine)
-    with session_scope(factory) as session:
-        session.add_all([model(**{key: value}, label="new") for value in keys])
-    with factory() as mine, factory() as theirs:
-        loaded = mine.scalars(select(model)).all()
-        theirs.get_one(model, keys[1]).label = "theirs"
-        theirs.commit()
-        for row in loaded:
-            row.label = "mine"
-        stale = re.escape(str(keys[1]))
-        with pytest.raises(ConcurrentUpdateError, match=rf"1 of 3 row\(s\).* {stale} is at version 2"):
-            mine.flush()
-        mine.rollback()
-        for row in mine.scalars(select(model)):
-            row.label = "mine"
-        mine.commit()
+    rows = [model(**{key: value}, label="new") for value in keys]
+    conflict = rf"1 of 3 row\(s\).* {re.escape(str(keys[1]))} is at version 2"
+    factory = _one_row_changed_by_another_session(engine, rows, keys[1], conflict)
     with factory() as session:
         versions = {getattr(row, key): (row.label, row.version) for row in session.scalars(select(model))}
     assert versions == {keys[0]: ("mine", 2), keys[1]: ("mine", 3), keys[2]: ("mine", 2)}
