@@ -19,8 +19,10 @@ import sys
 import tempfile
 import textwrap
 import uuid
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -161,12 +163,16 @@ def measure(server_url: URL, work: Path, revisions: int, repeats: int) -> list[M
     return measurements
 
 
-def beyond_pydantic_settings(measurements: list[Measurement]) -> dict[int, float]:
-    """Per history size, schemakit's env through the command against the plain env importing pydantic-settings."""
-    through_command = [m for m in measurements if m.extra["way"] == "alembic command"]
-    medians = {(m.extra["revisions"], m.extra["env"]): m.median for m in through_command}
+def beyond_pydantic_settings(results: Iterable[tuple[dict[str, Any], float]]) -> dict[int, float]:
+    """Per history size, schemakit's env through the command against the plain env importing pydantic-settings.
+
+    Args:
+        results: Each measurement's ``extra`` and median, from this run or from its saved file.
+    """
+    through_command = [(extra, median) for extra, median in results if extra["way"] == "alembic command"]
+    medians = {(extra["revisions"], extra["env"]): median for extra, median in through_command}
     return {
-        size: round(median / medians[size, "pydantic-settings"], 3)
+        size: round(median / medians[size, "pydantic-settings"], 4)
         for (size, env), median in medians.items()
         if env == "schemakit"
     }
@@ -189,7 +195,7 @@ def main() -> None:
     paired = [f"{m.name}: {m.extra['paired_ratio']:.2f}x" for m in measurements if "paired_ratio" in m.extra]
     print("median of the rounds' own ratios:\n  " + "\n  ".join(paired))
     print("schemakit env against the plain env importing pydantic-settings:")
-    for size, ratio in beyond_pydantic_settings(measurements).items():
+    for size, ratio in beyond_pydantic_settings((m.extra, m.median) for m in measurements).items():
         print(f"  {size} revisions, alembic command: {ratio:.2f}x")
     path = save("migrations", title, measurements, quick=arguments.quick)
     print(f"\nresults: {path.relative_to(ROOT)}")

@@ -15,6 +15,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from benchmarks.bench_migrations import beyond_pydantic_settings
 from benchmarks.common import results_folder
 
 ROOT = Path(__file__).parent.parent
@@ -65,12 +66,7 @@ def costs(folder: Path) -> dict[str, Any]:
         if m["baseline"]
     }
     env_largest = max(int(key.split()[0]) for key in env)
-    by_env = {(m["extra"]["revisions"], m["extra"]["way"], m["extra"].get("env")): m for m in migrations.values()}
-    beyond_pydantic_settings = {
-        f"{size} revisions, {way}": round(m["median"] / by_env[size, way, "pydantic-settings"]["median"], 4)
-        for (size, way, env), m in by_env.items()
-        if env == "schemakit" and (size, way, "pydantic-settings") in by_env
-    }
+    beyond = beyond_pydantic_settings((m["extra"], m["median"]) for m in migrations.values())
 
     seed = _measurements(folder, "seed")
     seeded = {m["extra"]["rows"]: m for m in seed.values() if m["baseline"]}
@@ -88,7 +84,7 @@ def costs(folder: Path) -> dict[str, Any]:
         "soft_delete_filter_vs_hand_written": _ratio(mixins, filtered),
         f"env_ratio_{env_largest}": max(ratio for key, ratio in env.items() if key.startswith(f"{env_largest} ")),
         "env_ratios": env,
-        "env_ratios_vs_pydantic_settings_env": beyond_pydantic_settings,
+        "env_ratios_vs_pydantic_settings_env": {f"{size} revisions, alembic command": r for size, r in beyond.items()},
         "seed_vs_copy": shares[reference_rows],
         "seed_vs_copy_rows": reference_rows,
         "seed_rows_per_second": {str(rows): round(rows / m["median"]) for rows, m in sorted(seeded.items())},
